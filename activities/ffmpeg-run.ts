@@ -1,0 +1,85 @@
+/** Runs ffmpeg: argv array (no shell), progress from `-progress`, stall and wall-clock limits, abort on cancel. */
+import { execa, ExecaError } from 'execa';
+import { MediaflowError } from '../model/errors';
+
+export interface FfmpegRun {
+  binary: string;
+  args: string[];
+  /** Expected output duration, to turn out_time into a 0–1 fraction. */
+  durationSec: number;
+  onProgress?: (fraction: number) => void;
+  signal?: AbortSignal;
+  timeoutMs: number;
+  /** Kill ffmpeg when its output time has not moved for this long. */
+  stallMs: number;
+}
+
+const KILL_GRACE_MS = 1500;
+
+function tail(text: string | undefined, lines = 15): string {
+  return (text ?? '').trim().split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * @example await runFfmpeg({ binary, args, durationSec: 20, onProgress: (p) => heartbeat({ progress: p }), signal, timeoutMs, stallMs })
+ */
+export async function runFfmpeg(run: FfmpegRun): Promise<void> {
+  const child = execa(run.binary, run.args, {
+    cancelSignal: run.signal,
+    timeout: run.timeoutMs,
+    // SIGTERM first so ffmpeg can close files; SIGKILL if it does not go.
+    killSignal: 'SIGTERM',
+    forceKillAfterDelay: KILL_GRACE_MS,
+    stdin: 'ignore',
+    lines: false,
+  });
+  let lastMove = Date.now();
+  let lastOutUs = -1;
+  let stalled = false;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastMove > run.stallMs) {
+      stalled = true;
+      child.kill('SIGTERM');
+    }
+  }, Math.min(1000, run.stallMs));
+  let buffered = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      // `out_time_us` (and the misnamed `out_time_ms`) carry microseconds of output written.
+      const m = /^out_time_(?:us|ms)=(\d+)$/.exec(line);
+      if (m) {
+        const us = Number(m[1]);
+        if (us > lastOutUs) {
+          lastOutUs = us;
+          lastMove = Date.now();
+          if (run.durationSec > 0) run.onProgress?.(Math.min(1, us / 1e6 / run.durationSec));
+        }
+      } else if (line === 'progress=end') {
+        run.onProgress?.(1);
+      } else if (line.startsWith('frame=') || line.startsWith('total_size=')) {
+        // Still images and audio-less runs report frames or bytes rather than time.
+        lastMove = Date.now();
+      }
+    }
+  });
+  try {
+    await child;
+  } catch (err) {
+    if (run.signal?.aborted) throw run.signal.reason ?? err;
+    const e = err as ExecaError;
+    if (stalled) {
+      throw new MediaflowError('EncodeStalled', `ffmpeg made no progress for ${Math.round(run.stallMs / 1000)} s and was stopped`);
+    }
+    if (e.timedOut) {
+      throw new MediaflowError('EncodeTimeout', `ffmpeg ran longer than ${Math.round(run.timeoutMs / 1000)} s and was stopped`);
+    }
+    const reason = e.signal ? `was killed by ${e.signal}` : `exited with code ${e.exitCode}`;
+    throw new MediaflowError('EncodeFailed', `ffmpeg ${reason}: ${tail(String(e.stderr ?? '')) || 'no message'}`);
+  } finally {
+    clearInterval(watchdog);
+  }
+}

@@ -1,0 +1,104 @@
+/** The activities of mediaJob, built from their dependencies so tests pass real ones without mocking. */
+import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
+import { errorCodes, MediaflowError } from '../model/errors';
+import type { Config } from '../model/config';
+import type { JobState, MediaInfo, NotificationState, OutputState, SnapshotState } from '../model/job-state';
+import type { SnapshotTask, TranscodeTask } from '../media/plan';
+import type { Storage } from '../storage/storage';
+import type { FfmpegBinaries } from './ffmpeg-path';
+import { createProbe } from './probe';
+import { createRenderers } from './transcode';
+import { postJson } from '../storage/fetch-url';
+
+export interface ActivityDeps {
+  config: Config;
+  storage: Storage;
+  binaries: FfmpegBinaries;
+  /** Scratch space for this worker; nothing in it is needed by any other worker. */
+  workDir: string;
+}
+
+export interface TranscodeInput {
+  inputKey: string;
+  task: TranscodeTask;
+}
+
+export interface SnapshotInput {
+  inputKey: string;
+  task: SnapshotTask;
+}
+
+export interface NotifyInput {
+  url: string;
+  event: NotificationState['event'];
+  job: JobState;
+}
+
+/** Results carry the attempt that produced them, so the job can show it. */
+export interface Attempted<T> {
+  value: T;
+  attempt: number;
+}
+
+/**
+ * Converts what an activity threw into what Temporal should see: our coded errors become
+ * ApplicationFailures whose type is the code (non-retryable per the code table), with the
+ * attempt number as detail; cancellation passes through untouched.
+ */
+async function coded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof CancelledFailure || err instanceof ApplicationFailure) throw err;
+    const attempt = Context.current().info.attempt;
+    if (err instanceof MediaflowError) {
+      throw ApplicationFailure.create({
+        type: err.code,
+        message: err.message,
+        nonRetryable: !errorCodes[err.code].retryable,
+        details: [{ attempt }],
+      });
+    }
+    throw ApplicationFailure.create({
+      type: 'Internal',
+      message: err instanceof Error ? err.message : String(err),
+      details: [{ attempt }],
+      cause: err instanceof Error ? err : undefined,
+    });
+  }
+}
+
+/**
+ * @example const worker = await Worker.create({ ..., activities: createActivities({ config, storage, binaries, workDir }) })
+ */
+export function createActivities(deps: ActivityDeps) {
+  const probe = createProbe(deps);
+  const render = createRenderers(deps);
+  return {
+    async probeInput(inputKey: string): Promise<Attempted<MediaInfo>> {
+      return coded(async () => ({ value: await probe(inputKey), attempt: Context.current().info.attempt }));
+    },
+    async transcode(input: TranscodeInput): Promise<Attempted<OutputState>> {
+      return coded(async () => ({ value: await render.transcode(input.inputKey, input.task), attempt: Context.current().info.attempt }));
+    },
+    async snapshot(input: SnapshotInput): Promise<Attempted<SnapshotState>> {
+      return coded(async () => ({ value: await render.snapshot(input.inputKey, input.task), attempt: Context.current().info.attempt }));
+    },
+    async notify(input: NotifyInput): Promise<Attempted<null>> {
+      return coded(async () => {
+        const info = Context.current().info;
+        const status = await postJson(
+          input.url,
+          { type: input.event, timestamp: new Date().toISOString(), data: input.job },
+          // Stable across attempts, so a receiver can drop duplicates.
+          { 'webhook-id': `${info.workflowExecution?.workflowId ?? info.activityId}:${input.event}` },
+          { allowPrivate: deps.config.ALLOW_PRIVATE_URLS, timeoutMs: deps.config.NOTIFY_TIMEOUT_SEC * 1000 },
+        );
+        if (status < 200 || status >= 300) throw new MediaflowError('NotifyFailed', `the callback answered HTTP ${status}`);
+        return { value: null, attempt: info.attempt };
+      });
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,42 @@
+/** The probe activity's body: ffprobe on the local copy of the input, normalised to MediaInfo. */
+import { execa, type ExecaError } from 'execa';
+import { MediaflowError } from '../model/errors';
+import type { MediaInfo } from '../model/job-state';
+import { probeArgs } from '../media/args/probe';
+import { parseProbe, type ProbeJson } from '../media/probe-parse';
+import type { ActivityDeps } from './index';
+import { withLocalInput } from './local-input';
+
+const PROBE_TIMEOUT_MS = 60_000;
+
+/** Runs ffprobe and returns its parsed JSON; unreadable media becomes a coded, non-retryable error. */
+export async function ffprobeJson(ffprobe: string, file: string): Promise<ProbeJson> {
+  try {
+    const { stdout } = await execa(ffprobe, probeArgs(file), { timeout: PROBE_TIMEOUT_MS, stdin: 'ignore', maxBuffer: 16 * 1024 * 1024 });
+    return JSON.parse(stdout) as ProbeJson;
+  } catch (err) {
+    const e = err as ExecaError;
+    if (e.timedOut) throw new MediaflowError('InputUnreadable', `ffprobe could not read the input within ${PROBE_TIMEOUT_MS / 1000} s`);
+    const stderr = String(e.stderr ?? '');
+    if (/not on whitelist/i.test(stderr)) {
+      throw new MediaflowError('UnsupportedInput', 'the input is a playlist or a container we do not open (allowed: common audio/video containers)');
+    }
+    // ffprobe's last line names the problem ("Invalid data found when processing input"); drop the path.
+    const reason = stderr.trim().split('\n').pop()?.replace(/^.*?: /, '') || 'unknown reason';
+    throw new MediaflowError('InputUnreadable', `the input is not readable media: ${reason}`);
+  }
+}
+
+export function createProbe(deps: ActivityDeps) {
+  return async function probe(inputKey: string): Promise<MediaInfo> {
+    const head = await deps.storage.head(inputKey);
+    if (!head) throw new MediaflowError('InputMissing', `the input object "${inputKey}" does not exist`);
+    if (head.sizeBytes === 0) throw new MediaflowError('InputEmpty', `the input object "${inputKey}" is empty (0 bytes)`);
+    return withLocalInput(deps, inputKey, async (file) =>
+      parseProbe(await ffprobeJson(deps.binaries.ffprobe, file), head.sizeBytes, {
+        maxDurationSec: deps.config.MAX_INPUT_DURATION_SEC,
+        maxPixels: deps.config.MAX_INPUT_PIXELS,
+      }),
+    );
+  };
+}

@@ -1,0 +1,113 @@
+/** Transcode and snapshot activity bodies: run ffmpeg into a scratch file, check it, upload it. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Context } from '@temporalio/activity';
+import { MediaflowError } from '../model/errors';
+import type { OutputState, SnapshotState } from '../model/job-state';
+import type { SnapshotTask, TranscodeTask } from '../media/plan';
+import { transcodeArgs } from '../media/args/transcode';
+import { snapshotArgs } from '../media/args/snapshot';
+import { parseProbe, streamBitrateKbps } from '../media/probe-parse';
+import { runFfmpeg } from './ffmpeg-run';
+import { ffprobeJson } from './probe';
+import { withLocalInput } from './local-input';
+import type { ActivityDeps } from './index';
+
+/** Heartbeat interval: well inside the heartbeat timeout, and how often cancellation can reach us. */
+const HEARTBEAT_MS = 1000;
+
+/** Wall-clock limit for one run: generous for slow presets on small machines, never unbounded. */
+export function ffmpegTimeoutMs(durationSec: number): number {
+  return (300 + durationSec * 20) * 1000;
+}
+
+/**
+ * Runs `work` with a scratch file path and a progress reporter that heartbeats every second
+ * (cancellation reaches an activity only through heartbeats); the scratch file is always removed.
+ */
+async function withScratch<T>(
+  deps: ActivityDeps,
+  ext: string,
+  work: (scratch: string, report: (p: number) => void, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const ctx = Context.current();
+  const dir = path.join(deps.workDir, 'outputs');
+  await fs.mkdir(dir, { recursive: true });
+  const scratch = path.join(dir, `${randomUUID()}.${ext}`);
+  let progress = 0;
+  ctx.heartbeat({ progress });
+  const ticker = setInterval(() => ctx.heartbeat({ progress }), HEARTBEAT_MS);
+  try {
+    return await work(scratch, (p) => (progress = Math.round(p * 1000) / 1000), ctx.cancellationSignal);
+  } finally {
+    clearInterval(ticker);
+    await fs.rm(scratch, { force: true });
+  }
+}
+
+export function createRenderers(deps: ActivityDeps) {
+  const { config, storage, binaries } = deps;
+  const limits = { threads: config.FFMPEG_THREADS, maxOutputBytes: config.MAX_OUTPUT_BYTES };
+
+  async function transcode(inputKey: string, task: TranscodeTask): Promise<OutputState> {
+    return withLocalInput(deps, inputKey, (input) =>
+      withScratch(deps, task.container, async (scratch, report, signal) => {
+        await runFfmpeg({
+          binary: binaries.ffmpeg,
+          args: transcodeArgs(task, input, scratch, limits),
+          durationSec: task.durationSec,
+          onProgress: report,
+          signal,
+          timeoutMs: ffmpegTimeoutMs(task.durationSec),
+          stallMs: config.FFMPEG_STALL_SEC * 1000,
+        });
+        const { size } = await fs.stat(scratch);
+        // -fs stops ffmpeg quietly at the limit: a file that reached it is truncated, not done.
+        if (size >= config.MAX_OUTPUT_BYTES) {
+          throw new MediaflowError('OutputTooLarge', `output "${task.name}" reached the ${config.MAX_OUTPUT_BYTES}-byte limit`);
+        }
+        const json = await ffprobeJson(binaries.ffprobe, scratch);
+        const media = parseProbe(json, size, { maxDurationSec: Infinity, maxPixels: Infinity });
+        await storage.putFile(task.outputKey, scratch);
+        const firstAudio = media.audio[0];
+        return {
+          name: task.name,
+          key: task.outputKey,
+          sizeBytes: size,
+          durationSec: media.durationSec,
+          video: media.video
+            ? { codec: media.video.codec, width: media.video.width, height: media.video.height, bitrateKbps: streamBitrateKbps(json, 'video') }
+            : null,
+          audio: firstAudio
+            ? { codec: firstAudio.codec, channels: firstAudio.channels, sampleRate: firstAudio.sampleRate, bitrateKbps: streamBitrateKbps(json, 'audio') }
+            : null,
+        };
+      }),
+    );
+  }
+
+  async function snapshot(inputKey: string, task: SnapshotTask): Promise<SnapshotState> {
+    return withLocalInput(deps, inputKey, (input) =>
+      withScratch(deps, task.format, async (scratch, report, signal) => {
+        await runFfmpeg({
+          binary: binaries.ffmpeg,
+          args: snapshotArgs(task, input, scratch),
+          durationSec: 0,
+          signal,
+          timeoutMs: ffmpegTimeoutMs(task.timeSec),
+          stallMs: config.FFMPEG_STALL_SEC * 1000,
+        });
+        const size = await fs.stat(scratch).then((s) => s.size, () => 0);
+        if (size === 0) {
+          throw new MediaflowError('OutputNotPossible', `snapshot "${task.name}": no frame could be decoded at ${task.timeSec} s`);
+        }
+        await storage.putFile(task.outputKey, scratch);
+        report(1);
+        return { name: task.name, keys: [task.outputKey] };
+      }),
+    );
+  }
+
+  return { transcode, snapshot };
+}

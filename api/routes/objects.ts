@@ -1,0 +1,89 @@
+/** PUT/GET/HEAD /v1/objects/{key}: streamed uploads and Range downloads against the configured store. */
+import { Readable } from 'node:stream';
+import { Hono } from 'hono';
+import type { Config } from '../../model/config';
+import { keyProblem } from '../../storage/keys';
+import type { ByteRange, ObjectInfo, Storage } from '../../storage/storage';
+import { problemError, problemOf, sendProblem } from '../problem';
+
+const PREFIX = '/v1/objects/';
+
+function keyOf(rawPath: string): string {
+  let key: string;
+  try {
+    key = decodeURIComponent(rawPath.slice(PREFIX.length));
+  } catch {
+    throw problemError('InvalidInput', 'the key is not valid percent-encoded UTF-8', [{ path: 'key', message: 'bad percent-encoding' }]);
+  }
+  const problem = keyProblem(key);
+  if (problem) throw problemError('InvalidInput', `the object key ${problem}`, [{ path: 'key', message: problem }]);
+  return key;
+}
+
+/** Parses a single `bytes=` range; null: serve the whole object; 'unsatisfiable': answer 416. */
+export function parseRange(header: string | undefined, size: number): ByteRange | null | 'unsatisfiable' {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  // Multiple ranges and other units are legal to ignore: the whole object is a valid answer.
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
+}
+
+function objectHeaders(info: ObjectInfo): Record<string, string> {
+  return {
+    'Content-Type': info.contentType,
+    ETag: info.etag,
+    'Last-Modified': info.lastModified.toUTCString(),
+    'Accept-Ranges': 'bytes',
+  };
+}
+
+export function objectRoutes(deps: { config: Config; storage: Storage }) {
+  const { config, storage } = deps;
+  const app = new Hono();
+
+  app.put('/*', async (c) => {
+    const key = keyOf(c.req.path);
+    const declared = Number(c.req.header('content-length') ?? NaN);
+    if (declared > config.MAX_UPLOAD_BYTES) throw problemError('PayloadTooLarge', `uploads may be at most ${config.MAX_UPLOAD_BYTES} bytes`);
+    const web = c.req.raw.body;
+    const body = web ? Readable.fromWeb(web as import('node:stream/web').ReadableStream) : Readable.from([]);
+    const info = await storage.put(key, body, { maxBytes: config.MAX_UPLOAD_BYTES });
+    c.header('ETag', info.etag);
+    c.header('Location', `${PREFIX}${info.key.split('/').map(encodeURIComponent).join('/')}`);
+    return c.json({ key: info.key, sizeBytes: info.sizeBytes, etag: info.etag }, 201);
+  });
+
+  app.on(['GET', 'HEAD'], '/*', async (c) => {
+    const key = keyOf(c.req.path);
+    const info = await storage.head(key);
+    if (!info) throw problemError('NotFound', `no object with key "${key}"`);
+    const headers = objectHeaders(info);
+    if (c.req.header('if-none-match') === info.etag) return c.body(null, 304, headers);
+    const range = parseRange(c.req.header('range'), info.sizeBytes);
+    if (range === 'unsatisfiable') {
+      c.header('Content-Range', `bytes */${info.sizeBytes}`);
+      return sendProblem(c, { ...problemOf('InvalidInput', `the range is outside the object's ${info.sizeBytes} bytes`), status: 416 });
+    }
+    const length = range ? range.end - range.start + 1 : info.sizeBytes;
+    const status = range ? 206 : 200;
+    const all = {
+      ...headers,
+      'Content-Length': String(length),
+      ...(range ? { 'Content-Range': `bytes ${range.start}-${range.end}/${info.sizeBytes}` } : {}),
+    };
+    if (c.req.method === 'HEAD') return c.body(null, status, all);
+    const { body } = await storage.get(key, range ?? undefined);
+    return c.body(Readable.toWeb(body) as ReadableStream, status, all);
+  });
+
+  return app;
+}

@@ -1,0 +1,23 @@
+/** /healthz (process up) and /readyz (Temporal and the store reachable). */
+import { Hono } from 'hono';
+import type { Client } from '@temporalio/client';
+import type { Storage } from '../../storage/storage';
+import { problemOf, sendProblem } from '../problem';
+
+const READY_DEADLINE_MS = 3000;
+
+export function serviceRoutes(deps: { client: Client; storage: Storage }) {
+  const app = new Hono();
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', async (c) => {
+    const checks: Record<string, string> = {};
+    await deps.client.connection
+      .withDeadline(Date.now() + READY_DEADLINE_MS, () => deps.client.connection.workflowService.getSystemInfo({}))
+      .then(() => (checks.temporal = 'ok'), (err: Error) => (checks.temporal = `unreachable: ${err.message.split('\n')[0]}`));
+    await deps.storage.check().then(() => (checks.storage = 'ok'), (err: Error) => (checks.storage = `unusable: ${err.message}`));
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    if (ready) return c.json({ status: 'ready', checks });
+    return sendProblem(c, { ...problemOf('TemporalUnavailable', `not ready: ${JSON.stringify(checks)}`), ...(checks.temporal === 'ok' ? { title: 'The object store is unusable' } : {}) });
+  });
+  return app;
+}

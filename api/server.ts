@@ -1,0 +1,45 @@
+/** The API process: config → Temporal client (lazy, so the API starts before Temporal) → store → HTTP. */
+import { pathToFileURL } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import { Client, Connection } from '@temporalio/client';
+import { loadConfig, type Config } from '../model/config';
+import { createLocalStorage } from '../storage/local';
+import { createApp } from './app';
+
+export interface RunningApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * @example const api = await startApi(loadConfig()); console.log(api.url)
+ */
+export async function startApi(config: Config): Promise<RunningApi> {
+  const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const storage = await createLocalStorage(config.dataDir);
+  const app = createApp({ config, client, storage });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  return {
+    url: `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Idle keep-alive sockets would hold close() open forever.
+      (server as import("node:http").Server).closeIdleConnections?.();
+      await closed;
+      await connection.close();
+    },
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const api = await startApi(loadConfig());
+  console.log(JSON.stringify({ level: 'info', msg: 'mediaflow API listening', url: api.url }));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void api.close().then(() => process.exit(0)));
+  }
+}

@@ -1,0 +1,30 @@
+/** How every ffmpeg/ffprobe run opens its input: a local file, through an explicit demuxer allow-list. */
+
+/**
+ * Demuxers we accept. Playlist and indirection demuxers (hls, dash, concat, image2 patterns,
+ * tee, …) are absent on purpose: they would make ffmpeg open files or URLs named inside the
+ * user's input. Names are matched against each demuxer's aliases ("mov" admits mp4/m4a/3gp).
+ */
+export const ALLOWED_DEMUXERS = [
+  'mov', 'matroska', 'avi', 'mpegts', 'mpeg', 'flv', 'mxf', 'asf', 'ogg', 'wav', 'mp3', 'aac', 'flac',
+] as const;
+
+/**
+ * Input options for a local file: only the `file` protocol, only allowed demuxers.
+ *
+ * @example ['ffprobe', ...inputArgs('/cache/in.mp4')]
+ */
+export function inputArgs(path: string, seekSec?: number): string[] {
+  return [
+    '-protocol_whitelist', 'file',
+    '-format_whitelist', ALLOWED_DEMUXERS.join(','),
+    // Seeking before -i is fast (keyframe index) and, since ffmpeg 2.1, still frame-accurate.
+    ...(seekSec !== undefined && seekSec > 0 ? ['-ss', seekSec.toFixed(3)] : []),
+    '-i', path,
+  ];
+}
+
+/** Options every ffmpeg run shares: quiet, no prompts, machine-readable progress on stdout. */
+export function commonArgs(): string[] {
+  return ['-hide_banner', '-nostdin', '-y', '-v', 'error', '-nostats', '-progress', 'pipe:1'];
+}

@@ -1,0 +1,70 @@
+/** The one table of error codes: HTTP status for the API, retryability for Temporal failures. */
+
+export interface ErrorCodeInfo {
+  status: number;
+  title: string;
+  /** false: Temporal must not retry an activity that failed with this code. */
+  retryable: boolean;
+}
+
+export const errorCodes = {
+  // API input
+  InvalidInput: { status: 400, title: 'The request is invalid', retryable: false },
+  UnknownTemplate: { status: 400, title: 'The request names an unknown template', retryable: false },
+  InputNotFound: { status: 400, title: 'The input object does not exist', retryable: false },
+  Unauthorized: { status: 401, title: 'Missing or unknown API key', retryable: false },
+  Forbidden: { status: 403, title: 'Not allowed', retryable: false },
+  NotFound: { status: 404, title: 'Not found', retryable: false },
+  Conflict: { status: 409, title: 'Conflict with the current state', retryable: false },
+  PayloadTooLarge: { status: 413, title: 'Body too large', retryable: false },
+  UnsupportedMediaType: { status: 415, title: 'Unsupported content type', retryable: false },
+  TemporalUnavailable: { status: 503, title: 'Temporal is unreachable', retryable: true },
+  Internal: { status: 500, title: 'Internal error', retryable: true },
+  // Media (job errors)
+  InputEmpty: { status: 422, title: 'The input is empty', retryable: false },
+  InputUnreadable: { status: 422, title: 'The input is not readable media', retryable: false },
+  UnsupportedInput: { status: 422, title: 'The input is of an unsupported kind', retryable: false },
+  InputTooLarge: { status: 422, title: 'The input exceeds the configured limits', retryable: false },
+  InputMissing: { status: 422, title: 'The input object is gone', retryable: false },
+  OutputNotPossible: { status: 422, title: 'This output cannot be made from this input', retryable: false },
+  EncodeFailed: { status: 500, title: 'The encoder failed', retryable: true },
+  EncodeStalled: { status: 500, title: 'The encoder stopped making progress', retryable: true },
+  EncodeTimeout: { status: 500, title: 'The encoder ran past its time limit', retryable: true },
+  OutputTooLarge: { status: 422, title: 'The output exceeds the size limit', retryable: false },
+  NotifyFailed: { status: 502, title: 'The notification could not be delivered', retryable: true },
+  UrlNotAllowed: { status: 400, title: 'The URL is not allowed', retryable: false },
+  Canceled: { status: 409, title: 'Canceled', retryable: false },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** Codes Temporal must never retry: listed on activity retry policies as failure types. */
+export const nonRetryableCodes: ErrorCode[] = (Object.keys(errorCodes) as ErrorCode[]).filter(
+  (code) => !errorCodes[code].retryable,
+);
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorCodes, value);
+}
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/**
+ * An error that knows its code: thrown by pure code and activities, turned into problem+json
+ * by the API and into a Temporal ApplicationFailure (type = code) by the activities.
+ *
+ * @example throw new MediaflowError('InputEmpty', 'the input object has 0 bytes')
+ */
+export class MediaflowError extends Error {
+  readonly code: ErrorCode;
+  readonly errors: FieldError[];
+  constructor(code: ErrorCode, message: string, errors: FieldError[] = []) {
+    super(message);
+    this.name = 'MediaflowError';
+    this.code = code;
+    this.errors = errors;
+  }
+}

@@ -1,0 +1,86 @@
+/** The job JSON of API.md: kept by the workflow, returned by its `state` query. Types only. */
+import type { ErrorCode } from './errors';
+
+export type JobStatus = 'queued' | 'probing' | 'processing' | 'succeeded' | 'failed' | 'canceled';
+export type TaskKind = 'probe' | 'watermark' | 'transcode' | 'snapshot' | 'package' | 'notify';
+export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'skipped';
+
+export const finalJobStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
+
+export interface JobError {
+  code: ErrorCode | string;
+  message: string;
+  retryable: boolean;
+}
+
+export interface VideoInfo {
+  codec: string;
+  width: number;
+  height: number;
+  fps: number;
+  rotation: number;
+  pixFmt: string | null;
+  /** Sample (pixel) aspect ratio, [1, 1] for square pixels. */
+  sar: [number, number];
+}
+
+export interface AudioInfo {
+  codec: string;
+  channels: number;
+  sampleRate: number;
+}
+
+/** ffprobe's view of a file, normalised once. */
+export interface MediaInfo {
+  durationSec: number;
+  container: string;
+  sizeBytes: number;
+  video: VideoInfo | null;
+  audio: AudioInfo[];
+}
+
+export interface TaskState {
+  id: string;
+  kind: TaskKind;
+  status: TaskStatus;
+  progress: number;
+  attempts: number;
+  error: JobError | null;
+}
+
+export interface OutputState {
+  name: string;
+  key: string;
+  sizeBytes: number;
+  durationSec: number;
+  video: { codec: string; width: number; height: number; bitrateKbps: number | null } | null;
+  audio: { codec: string; channels: number; sampleRate: number; bitrateKbps: number | null } | null;
+}
+
+export interface SnapshotState {
+  name: string;
+  keys: string[];
+}
+
+export interface NotificationState {
+  event: 'job.succeeded' | 'job.failed' | 'job.canceled';
+  status: 'delivered' | 'failed' | 'skipped';
+  attempts: number;
+}
+
+export interface JobState {
+  id: string;
+  status: JobStatus;
+  progress: number;
+  pipeline: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  input: { key: string; media: MediaInfo | null };
+  tasks: TaskState[];
+  outputs: OutputState[];
+  snapshots: SnapshotState[];
+  notifications: NotificationState[];
+  error: JobError | null;
+  userData: string | null;
+}

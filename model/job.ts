@@ -1,0 +1,100 @@
+/** The job submission schema (API input) and the resolved spec a workflow runs from. */
+import { z } from 'zod';
+import { keyProblem } from '../storage/keys';
+import { templateId, transcodeOverridesSchema, type TranscodeTemplate } from './templates';
+
+export const MAX_USER_DATA_BYTES = 1024;
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits, "_" and "-", starting with a letter or digit, at most 64');
+
+export const objectKeySchema = z.string().superRefine((key, ctx) => {
+  const problem = keyProblem(key);
+  if (problem) ctx.addIssue({ code: 'custom', message: `object key ${problem}` });
+});
+
+const outputPrefix = z.string().superRefine((prefix, ctx) => {
+  if (prefix === '') return;
+  if (!prefix.endsWith('/')) {
+    ctx.addIssue({ code: 'custom', message: 'must be empty or end with "/"' });
+    return;
+  }
+  const problem = keyProblem(prefix, { allowTrailingSlash: true });
+  if (problem) ctx.addIssue({ code: 'custom', message: `prefix ${problem}` });
+});
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+  .max(2048);
+
+export const jobOutputSchema = z.strictObject({
+  name,
+  template: templateId,
+  overrides: transcodeOverridesSchema.optional(),
+});
+
+export const jobSnapshotSchema = z.strictObject({
+  name,
+  /** Seconds into the input; clamped to the last frame when past the end. */
+  time: z.number().min(0).max(7 * 24 * 3600),
+  format: z.enum(['jpg', 'png']).default('jpg'),
+  /** Width in pixels; the height follows the display aspect ratio. Never upscaled. */
+  width: z.number().int().min(16).max(7680).optional(),
+});
+
+/** POST /v1/jobs body. */
+export const jobSubmitSchema = z
+  .strictObject({
+    input: z.strictObject({ key: objectKeySchema }),
+    pipeline: templateId.default('default'),
+    outputs: z.array(jobOutputSchema).max(20).default([]),
+    /** Omitted: one `poster` JPEG. An empty list: no snapshots. */
+    snapshots: z.array(jobSnapshotSchema).max(20).optional(),
+    outputPrefix: outputPrefix.default(''),
+    notify: z.strictObject({ url: httpUrl }).optional(),
+    userData: z
+      .string()
+      .refine((s) => Buffer.byteLength(s, 'utf8') <= MAX_USER_DATA_BYTES, `must be at most ${MAX_USER_DATA_BYTES} bytes`)
+      .optional(),
+  })
+  .superRefine((job, ctx) => {
+    if (job.outputs.length === 0 && (job.snapshots?.length ?? 0) === 0 && job.snapshots !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['outputs'], message: 'a job needs at least one output or snapshot' });
+    }
+    const seen = new Map<string, string>();
+    const named = [
+      ...job.outputs.map((o, i) => [o.name, `outputs.${i}.name`] as const),
+      ...(job.snapshots ?? []).map((s, i) => [s.name, `snapshots.${i}.name`] as const),
+    ];
+    for (const [n, where] of named) {
+      const first = seen.get(n);
+      if (first) {
+        ctx.addIssue({ code: 'custom', path: where.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message: `name "${n}" is already used by ${first}` });
+      } else seen.set(n, where);
+    }
+  });
+
+export type JobSubmit = z.infer<typeof jobSubmitSchema>;
+export type JobSnapshotRequest = z.infer<typeof jobSnapshotSchema>;
+
+/** An output with its template resolved at submission: editing the template later changes nothing. */
+export interface ResolvedOutput {
+  name: string;
+  templateId: string;
+  template: TranscodeTemplate;
+}
+
+/** What the mediaJob workflow runs from: everything resolved, nothing looked up later. */
+export interface JobSpec {
+  id: string;
+  tenant: string;
+  pipeline: string;
+  createdAt: string;
+  input: { key: string };
+  outputs: ResolvedOutput[];
+  snapshots: JobSnapshotRequest[] | null;
+  outputPrefix: string;
+  notify: { url: string } | null;
+  userData: string | null;
+}

@@ -1,0 +1,108 @@
+/** Local-disk object store: one file per key under a root, written atomically (temp file + rename). */
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomUUID } from 'node:crypto';
+import { MediaflowError } from '../model/errors';
+import { keyProblem } from './keys';
+import { contentTypeFor, type ByteRange, type ObjectInfo, type PutOptions, type Storage } from './storage';
+
+function byteLimit(maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > maxBytes) done(new MediaflowError('PayloadTooLarge', `the body is larger than ${maxBytes} bytes`));
+      else done(null, chunk);
+    },
+  });
+}
+
+/**
+ * @example const storage = await createLocalStorage('/var/lib/mediaflow')
+ */
+export async function createLocalStorage(dataDir: string): Promise<Storage> {
+  const root = path.join(dataDir, 'objects');
+  // Temp files live beside the objects (same file system, so rename is atomic) but outside any key.
+  const tmp = path.join(dataDir, 'tmp');
+  await fs.mkdir(root, { recursive: true });
+  await fs.mkdir(tmp, { recursive: true });
+
+  function fileOf(key: string): string {
+    const problem = keyProblem(key);
+    if (problem) throw new MediaflowError('InvalidInput', `object key ${problem}`, [{ path: 'key', message: problem }]);
+    const file = path.resolve(root, key);
+    // Belt and braces: whatever keyProblem missed, nothing resolves outside the root.
+    if (!file.startsWith(root + path.sep)) throw new MediaflowError('InvalidInput', 'object key escapes the store');
+    return file;
+  }
+
+  async function head(key: string): Promise<ObjectInfo | null> {
+    try {
+      const st = await fs.stat(fileOf(key));
+      if (!st.isFile()) return null;
+      return {
+        key,
+        sizeBytes: st.size,
+        etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
+        contentType: contentTypeFor(key),
+        lastModified: st.mtime,
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      throw err;
+    }
+  }
+
+  async function commit(key: string, temp: string): Promise<ObjectInfo> {
+    const file = fileOf(key);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.rename(temp, file);
+    const info = await head(key);
+    if (!info) throw new Error(`object ${key} vanished after writing`);
+    return info;
+  }
+
+  return {
+    driver: 'local',
+    head,
+    async get(key: string, range?: ByteRange) {
+      const info = await head(key);
+      if (!info) throw new MediaflowError('NotFound', `no object with key "${key}"`);
+      const body = createReadStream(fileOf(key), range ? { start: range.start, end: range.end } : {});
+      return { info, body };
+    },
+    async put(key: string, body: Readable, options: PutOptions = {}) {
+      fileOf(key);
+      const temp = path.join(tmp, `${randomUUID()}.part`);
+      try {
+        if (options.maxBytes) await pipeline(body, byteLimit(options.maxBytes), createWriteStream(temp));
+        else await pipeline(body, createWriteStream(temp));
+        return await commit(key, temp);
+      } finally {
+        await fs.rm(temp, { force: true });
+      }
+    },
+    async putFile(key: string, source: string) {
+      fileOf(key);
+      const temp = path.join(tmp, `${randomUUID()}.part`);
+      try {
+        await fs.copyFile(source, temp);
+        return await commit(key, temp);
+      } finally {
+        await fs.rm(temp, { force: true });
+      }
+    },
+    async delete(key: string) {
+      await fs.rm(fileOf(key), { force: true });
+    },
+    async localPath(key: string) {
+      return (await head(key)) ? fileOf(key) : null;
+    },
+    async check() {
+      await fs.access(root, fs.constants.W_OK);
+    },
+  };
+}

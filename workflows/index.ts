@@ -1,0 +1,2 @@
+/** The workflows a mediaflow worker registers. */
+export { mediaJob } from './media-job';
