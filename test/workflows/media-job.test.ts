@@ -1,0 +1,134 @@
+/** mediaJob against the real dev server, a real worker and real ffmpeg; outputs checked with ffprobe. */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createReadStream } from 'node:fs';
+import { taskQueueFor } from '../../model/config';
+import type { JobSpec } from '../../model/job';
+import type { JobState } from '../../model/job-state';
+import { systemPresets } from '../../media/presets';
+import { newJobId } from '../../api/jobs';
+import { searchAttributes, stateQuery, WORKFLOW_TYPE } from '../../workflows/definitions';
+import { startStack, type Stack } from '../helpers/stack';
+import { makeClip, probeFile, decodesCleanly } from '../helpers/media';
+
+let stack: Stack;
+
+before(async () => {
+  stack = await startStack();
+});
+after(async () => {
+  await stack?.stop();
+});
+
+function spec(inputKey: string, outputs: JobSpec['outputs'], extra: Partial<JobSpec> = {}): JobSpec {
+  return {
+    id: newJobId(),
+    tenant: 'default',
+    pipeline: 'default',
+    createdAt: new Date().toISOString(),
+    input: { key: inputKey },
+    outputs,
+    snapshots: null,
+    outputPrefix: 'out/',
+    notify: null,
+    userData: 'echo me',
+    ...extra,
+  };
+}
+
+async function upload(file: string, key: string): Promise<void> {
+  await stack.storage.put(key, createReadStream(file));
+}
+
+function run(s: JobSpec): Promise<JobState> {
+  return stack.client.workflow.execute(WORKFLOW_TYPE, {
+    workflowId: s.id,
+    taskQueue: taskQueueFor(stack.config, s.pipeline),
+    args: [s],
+  });
+}
+
+function objectPath(key: string): string {
+  return path.join(stack.dataDir, 'objects', key);
+}
+
+describe('mediaJob', { timeout: 300_000 }, () => {
+  test('720p H.264/AAC source → 360p rendition and poster, probed', async () => {
+    const src = path.join(stack.dataDir, 'src.mp4');
+    await makeClip(src, { width: 1280, height: 720, durationSec: 3, fps: 30 });
+    const source = await probeFile(src);
+    await upload(src, 'raw/src.mp4');
+
+    const s = spec('raw/src.mp4', [{ name: 'small', templateId: 'mp4-h264-360p', template: systemPresets['mp4-h264-360p']! }]);
+    const state = await run(s);
+
+    assert.equal(state.status, 'succeeded', JSON.stringify(state.error));
+    assert.equal(state.userData, 'echo me');
+    assert.deepEqual(
+      state.tasks.map((t) => [t.id, t.status]),
+      [['probe', 'succeeded'], ['transcode:small', 'succeeded'], ['snapshot:poster', 'succeeded'], ['notify', 'skipped']],
+    );
+    assert.deepEqual(state.notifications, [{ event: 'job.succeeded', status: 'skipped', attempts: 0 }]);
+    assert.equal(state.input.media?.video?.width, 1280);
+
+    const outKey = `out/${s.id}/small.mp4`;
+    assert.equal(state.outputs[0]?.key, outKey);
+    const out = await probeFile(objectPath(outKey));
+    const v = out.streams.find((x) => x.codec_type === 'video');
+    const a = out.streams.find((x) => x.codec_type === 'audio');
+    assert.equal(v?.codec_name, 'h264');
+    assert.equal(v?.profile, 'High');
+    assert.equal(v?.pix_fmt, 'yuv420p');
+    assert.deepEqual([v?.width, v?.height], [640, 360]);
+    assert.equal(a?.codec_name, 'aac');
+    assert.equal(a?.channels, 2);
+    assert.ok(Math.abs(out.durationSec - source.durationSec) <= 0.1, `duration ${out.durationSec} vs source ${source.durationSec}`);
+    assert.ok(await decodesCleanly(objectPath(outKey)), 'the output decodes without errors');
+    assert.equal(state.outputs[0]?.sizeBytes, (await fs.stat(objectPath(outKey))).size);
+
+    const poster = await probeFile(objectPath(`out/${s.id}/poster.jpg`));
+    assert.equal(poster.streams[0]?.codec_name, 'mjpeg');
+    assert.deepEqual([poster.streams[0]?.width, poster.streams[0]?.height], [1280, 720]);
+
+    // What the Temporal UI and CLI see: the query and the search attribute.
+    const handle = stack.client.workflow.getHandle(s.id);
+    assert.equal((await handle.query(stateQuery)).status, 'succeeded');
+    const described = await handle.describe();
+    assert.equal(described.typedSearchAttributes.get(searchAttributes.status), 'succeeded');
+  });
+
+  test('an input without audio gives an output without a fake audio track', async () => {
+    const src = path.join(stack.dataDir, 'silent.mp4');
+    await makeClip(src, { width: 640, height: 360, durationSec: 2, audio: false });
+    await upload(src, 'raw/silent.mp4');
+    const s = spec('raw/silent.mp4', [{ name: 'v', templateId: 'mp4-h264-360p', template: systemPresets['mp4-h264-360p']! }], { snapshots: [] });
+    const state = await run(s);
+    assert.equal(state.status, 'succeeded', JSON.stringify(state.error));
+    const out = await probeFile(objectPath(`out/${s.id}/v.mp4`));
+    assert.deepEqual(out.streams.map((x) => x.codec_type), ['video']);
+    assert.equal(state.outputs[0]?.audio, null);
+  });
+
+  test('a file that is not media fails the job at once with InputUnreadable, no retries', async () => {
+    const junk = path.join(stack.dataDir, 'notes.mp4');
+    await fs.writeFile(junk, 'these are meeting notes, not a video\n'.repeat(50));
+    await upload(junk, 'raw/notes.mp4');
+    const started = Date.now();
+    const s = spec('raw/notes.mp4', [{ name: 'v', templateId: 'mp4-h264-720p', template: systemPresets['mp4-h264-720p']! }]);
+    const state = await run(s);
+    assert.equal(state.status, 'failed');
+    assert.equal(state.error?.code, 'InputUnreadable');
+    assert.equal(state.error?.retryable, false);
+    const probe = state.tasks.find((t) => t.id === 'probe');
+    assert.equal(probe?.status, 'failed');
+    assert.equal(probe?.attempts, 1, 'broken media is not retried');
+    assert.deepEqual(state.outputs, []);
+    assert.deepEqual(state.notifications, [{ event: 'job.failed', status: 'skipped', attempts: 0 }]);
+    // With ten retries and backoff this would take minutes; non-retryable takes seconds.
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+    const described = await stack.client.workflow.getHandle(s.id).describe();
+    assert.equal(described.typedSearchAttributes.get(searchAttributes.status), 'failed');
+  });
+});
