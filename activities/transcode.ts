@@ -39,7 +39,9 @@ async function withScratch<T>(
   ctx.heartbeat({ progress });
   const ticker = setInterval(() => ctx.heartbeat({ progress }), HEARTBEAT_MS);
   try {
-    return await work(scratch, (p) => (progress = Math.round(p * 1000) / 1000), ctx.cancellationSignal);
+    const result = await work(scratch, (p) => (progress = Math.round(p * 1000) / 1000), ctx.cancellationSignal);
+    ctx.heartbeat({ progress });
+    return result;
   } finally {
     clearInterval(ticker);
     await fs.rm(scratch, { force: true });

@@ -8,6 +8,7 @@ const positiveInt = z.coerce.number().int().positive();
 /** Every environment variable mediaflow reads (the README's configuration table mirrors it). */
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   DATA_DIR: z.string().min(1).default('./.data'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),

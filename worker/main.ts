@@ -1,7 +1,7 @@
 /** The worker process: polls each pipeline's task queue and runs mediaJob workflows and activities. */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { resolveFfmpeg } from '../activities/ffmpeg-path';
 import { loadConfig, taskQueueFor, type Config } from '../model/config';
@@ -13,6 +13,15 @@ const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta
 /** Bundles the workflow code once; every worker in the process (and every test) reuses it. */
 export function bundleWorkflows(): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
+}
+
+let runtimeInstalled = false;
+
+/** The SDK runtime is per process and must exist before the first connection: install it once. */
+function installRuntime(config: Config): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger(config.LOG_LEVEL) });
 }
 
 export interface RunningWorker {
@@ -30,6 +39,7 @@ export async function startWorker(
   config: Config,
   options: { bundle?: WorkflowBundle; storage?: Storage; connection?: NativeConnection } = {},
 ): Promise<RunningWorker> {
+  installRuntime(config);
   const binaries = await resolveFfmpeg(config);
   const storage = options.storage ?? (await createLocalStorage(config.dataDir));
   const connection = options.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
