@@ -12,7 +12,6 @@ export const configSchema = z.object({
   DATA_DIR: z.string().min(1).default('./.data'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
-  PUBLIC_URL: z.url().optional(),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
@@ -35,6 +34,8 @@ export const configSchema = z.object({
   MAX_INPUT_PIXELS: positiveInt.default(8192 * 4320),
   ALLOW_PRIVATE_URLS: z.stringbool().default(false),
   NOTIFY_TIMEOUT_SEC: positiveInt.default(10),
+  /** Read by scripts/temporal-cli.ts before any config exists; listed here to be validated and documented. */
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof configSchema> & { dataDir: string };

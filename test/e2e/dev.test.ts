@@ -1,0 +1,103 @@
+/** `npm run dev` as a user runs it: starts all three, runs a job, stops on Ctrl-C, keeps jobs across restarts. */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../helpers/stack';
+import { makeClip } from '../helpers/media';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-dev-'));
+const ports = { api: await freePort(), temporal: await freePort(), ui: await freePort() };
+const env = {
+  ...process.env,
+  DATA_DIR: dataDir,
+  PORT: String(ports.api),
+  TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
+  TEMPORAL_UI_PORT: String(ports.ui),
+  TEMPORAL_UI_URL: `http://127.0.0.1:${ports.ui}`,
+  LOG_LEVEL: 'WARN',
+};
+const api = `http://127.0.0.1:${ports.api}`;
+
+after(async () => {
+  await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+async function startDev(): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 120_000;
+  while (!out.includes('mediaflow is running')) {
+    if (child.exitCode !== null) throw new Error(`dev exited early:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`dev did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { child, output: () => out };
+}
+
+async function stopDev(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGINT');
+  return exited;
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function waitJob(id: string): Promise<{ status: string; outputs: { key: string }[] }> {
+  for (let i = 0; i < 240; i++) {
+    const job = (await (await fetch(`${api}/v1/jobs/${id}`)).json()) as { status: string; outputs: { key: string }[] };
+    if (['succeeded', 'failed', 'canceled'].includes(job.status)) return job;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`job ${id} did not finish`);
+}
+
+describe('npm run dev', { timeout: 300_000 }, () => {
+  test('runs a job, stops cleanly on Ctrl-C, and keeps the job across a restart', async () => {
+    const first = await startDev();
+    assert.match(first.output(), new RegExp(`API\\s+${api}`));
+    assert.match(first.output(), new RegExp(`Temporal UI\\s+http://127.0.0.1:${ports.ui}/namespaces/default/workflows`));
+    const ui = await fetch(`http://127.0.0.1:${ports.ui}/namespaces/default/workflows`);
+    assert.equal(ui.status, 200, 'the Temporal Web UI answers');
+
+    const clip = path.join(dataDir, 'clip.mp4');
+    await makeClip(clip, { width: 640, height: 360, durationSec: 1 });
+    assert.equal((await fetch(`${api}/v1/objects/raw/clip.mp4`, { method: 'PUT', body: await fs.readFile(clip) })).status, 201);
+    const res = await fetch(`${api}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: { key: 'raw/clip.mp4' }, outputs: [{ name: 'small', template: 'mp4-h264-360p' }] }),
+    });
+    assert.equal(res.status, 202);
+    const { id } = (await res.json()) as { id: string };
+    const job = await waitJob(id);
+    assert.equal(job.status, 'succeeded');
+
+    assert.equal(await stopDev(first.child), 0, first.output());
+    assert.match(first.output(), /stopped\./);
+    assert.equal(await listening(ports.temporal), false, 'Temporal is stopped');
+    assert.equal(await listening(ports.api), false, 'the API is stopped');
+    await fs.access(path.join(dataDir, 'temporal.sqlite'));
+
+    const second = await startDev();
+    try {
+      const again = (await (await fetch(`${api}/v1/jobs/${id}`)).json()) as { status: string; outputs: { key: string }[] };
+      assert.equal(again.status, 'succeeded', 'the job survived the restart');
+      assert.equal(again.outputs[0]?.key, job.outputs[0]?.key);
+    } finally {
+      assert.equal(await stopDev(second.child), 0, second.output());
+    }
+  });
+});
