@@ -27,8 +27,10 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => sendProblem(c, problemOf('NotFound', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
     const problem = problemForError(err);
-    if (problem.status >= 500) {
+    if (problem.code === 'Internal') {
       log({ level: 'error', msg: 'request failed', method: c.req.method, path: c.req.path, status: problem.status, error: String((err as Error).stack ?? err) });
+    } else if (problem.status >= 500) {
+      log({ level: 'warn', msg: problem.detail, method: c.req.method, path: c.req.path, status: problem.status });
     }
     return sendProblem(c, problem);
   });

@@ -28,7 +28,13 @@ interface JobMemo {
   userData: string | null;
 }
 
-const QUERY_DEADLINE_MS = 5000;
+/**
+ * Runs a Temporal call under the API's deadline: without one the SDK keeps retrying an unreachable
+ * server for many seconds, and the client should hear 503 sooner.
+ */
+function rpc<T>(deps: JobsDeps, call: () => Promise<T>): Promise<T> {
+  return deps.client.connection.withDeadline(Date.now() + deps.config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, call);
+}
 
 /** Time-ordered, unguessable job ids: `job_` + base36 time + 16 hex. */
 export function newJobId(): string {
@@ -93,7 +99,7 @@ export async function submitJob(deps: JobsDeps, body: JobSubmit, tenant: string)
   };
   const memo: JobMemo = { createdAt: spec.createdAt, pipeline: spec.pipeline, inputKey: spec.input.key, userData: spec.userData };
   const names = [...outputs.map((o) => o.name), ...(body.snapshots ?? [{ name: 'poster' }]).map((s) => s.name)];
-  await deps.client.workflow.start<typeof mediaJob>(WORKFLOW_TYPE, {
+  await rpc(deps, () => deps.client.workflow.start<typeof mediaJob>(WORKFLOW_TYPE, {
     workflowId: id,
     taskQueue: taskQueueFor(deps.config, spec.pipeline),
     args: [spec],
@@ -106,7 +112,7 @@ export async function submitJob(deps: JobsDeps, body: JobSubmit, tenant: string)
     ],
     staticSummary: `${spec.input.key} → ${names.join(', ')}`,
     staticDetails: `tenant ${tenant} · pipeline ${spec.pipeline} · outputs under ${spec.outputPrefix}${id}/`,
-  });
+  }));
   return { id, status: 'queued' };
 }
 
@@ -167,16 +173,16 @@ export async function getJob(deps: JobsDeps, id: string): Promise<JobState> {
   const handle = deps.client.workflow.getHandle(id);
   let d: WorkflowExecutionDescription;
   try {
-    d = await handle.describe();
+    d = await rpc(deps, () => handle.describe());
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw problemError('NotFound', `no job "${id}"`);
     throw err;
   }
   if (d.type !== WORKFLOW_TYPE) throw problemError('NotFound', `no job "${id}"`);
-  if (d.status.name === 'COMPLETED') return (await handle.result()) as JobState;
+  if (d.status.name === 'COMPLETED') return (await rpc(deps, () => handle.result())) as JobState;
   if (d.status.name !== 'RUNNING') return stateFromDescription(id, d);
   try {
-    const state = await deps.client.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(stateQuery));
+    const state = await rpc(deps, () => handle.query(stateQuery));
     return withLiveProgress(state, d, deps.client);
   } catch {
     // No worker has answered (none running, or all busy): say what the description knows.

@@ -16,6 +16,7 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
   TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_RPC_TIMEOUT_SEC: positiveInt.default(5),
   TASK_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/).default('mediaflow'),
   WORKER_PIPELINES: z
     .string()

@@ -64,7 +64,7 @@ export interface SnapshotState {
 
 export interface NotificationState {
   event: 'job.succeeded' | 'job.failed' | 'job.canceled';
-  status: 'delivered' | 'failed' | 'skipped';
+  status: 'pending' | 'delivered' | 'failed' | 'skipped';
   attempts: number;
 }
 

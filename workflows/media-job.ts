@@ -13,7 +13,7 @@ import {
 import type { Activities } from '../activities';
 import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
 import type { JobSpec } from '../model/job';
-import type { JobError, JobState, JobStatus, TaskKind, TaskState } from '../model/job-state';
+import type { JobError, JobState, JobStatus, NotificationState, TaskKind, TaskState } from '../model/job-state';
 import { planJob, type MediaTask } from '../media/plan';
 import { searchAttributes, stateQuery } from './definitions';
 
@@ -184,7 +184,10 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
       return;
     }
     const url = spec.notify.url;
+    // Visible while delivery (and its retries) run: the job is already final by then.
+    const record: NotificationState = { event, status: 'pending', attempts: 0 };
+    state.notifications.push(record);
     await runTask(task, () => notify({ url, event, job: state }));
-    state.notifications.push({ event, status: task.status === 'succeeded' ? 'delivered' : 'failed', attempts: task.attempts });
+    Object.assign(record, { status: task.status === 'succeeded' ? 'delivered' : 'failed', attempts: task.attempts });
   }
 }

@@ -12,7 +12,8 @@ let stack: Stack;
 let base: string;
 
 before(async () => {
-  stack = await startStack({ api: true, env: { MAX_BODY_BYTES: '4096', MAX_UPLOAD_BYTES: String(20 * 1024 * 1024) } });
+  // ALLOW_PRIVATE_URLS: the callback receiver below listens on loopback.
+  stack = await startStack({ api: true, env: { MAX_BODY_BYTES: '4096', MAX_UPLOAD_BYTES: String(20 * 1024 * 1024), ALLOW_PRIVATE_URLS: 'true' } });
   base = stack.api!.url;
 });
 after(async () => {
@@ -27,6 +28,7 @@ function postJob(body: unknown, headers: Record<string, string> = { 'content-typ
   return fetch(`${base}/v1/jobs`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
 }
 
+/** Polls until the job is final and its notifications are no longer pending. */
 async function waitFinal(id: string, timeoutMs = 120_000): Promise<{ job: JobState; seen: Set<string> }> {
   const seen = new Set<string>();
   const deadline = Date.now() + timeoutMs;
@@ -35,7 +37,8 @@ async function waitFinal(id: string, timeoutMs = 120_000): Promise<{ job: JobSta
     assert.equal(res.status, 200);
     const job = (await res.json()) as JobState;
     seen.add(job.status);
-    if (['succeeded', 'failed', 'canceled'].includes(job.status)) return { job, seen };
+    const final = ['succeeded', 'failed', 'canceled'].includes(job.status);
+    if (final && job.notifications.every((n) => n.status !== 'pending')) return { job, seen };
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`job ${id} not final within ${timeoutMs} ms`);
@@ -206,5 +209,43 @@ describe('API end to end', { timeout: 300_000 }, () => {
     await fs.writeFile(posterFile, Buffer.from(await poster.arrayBuffer()));
     const p = await probeFile(posterFile);
     assert.deepEqual([p.streams[0]?.codec_name, p.streams[0]?.width, p.streams[0]?.height], ['mjpeg', 1920, 1080]);
+  });
+
+  test('the completion callback is POSTed with the job JSON, retried after a 500, with a stable webhook-id', async () => {
+    const received: { id: string | undefined; body: { type: string; data: JobState } }[] = [];
+    const receiver = http.createServer((req, res) => {
+      let raw = '';
+      req.on('data', (d) => (raw += d));
+      req.on('end', () => {
+        received.push({ id: req.headers['webhook-id'] as string | undefined, body: JSON.parse(raw) });
+        // The first delivery fails: the job must try again.
+        res.writeHead(received.length === 1 ? 500 : 204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const { port } = receiver.address() as import('node:net').AddressInfo;
+      const res = await postJob({
+        input: { key: 'raw/tiny.mp4' },
+        outputs: [{ name: 'a', template: 'mp4-h264-360p' }],
+        snapshots: [],
+        notify: { url: `http://127.0.0.1:${port}/hooks/media` },
+        userData: 'cb',
+      });
+      assert.equal(res.status, 202);
+      const { id } = (await res.json()) as { id: string };
+      const { job } = await waitFinal(id);
+      assert.equal(job.status, 'succeeded');
+      assert.deepEqual(job.notifications, [{ event: 'job.succeeded', status: 'delivered', attempts: 2 }]);
+      assert.equal(received.length, 2);
+      assert.equal(received[0]!.id, `${id}:job.succeeded`);
+      assert.equal(received[1]!.id, received[0]!.id, 'the same webhook-id on every attempt');
+      assert.equal(received[1]!.body.type, 'job.succeeded');
+      assert.equal(received[1]!.body.data.id, id);
+      assert.equal(received[1]!.body.data.userData, 'cb');
+      assert.equal(received[1]!.body.data.outputs[0]?.key, `${id}/a.mp4`);
+    } finally {
+      receiver.close();
+    }
   });
 });

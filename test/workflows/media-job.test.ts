@@ -131,4 +131,18 @@ describe('mediaJob', { timeout: 300_000 }, () => {
     const described = await stack.client.workflow.getHandle(s.id).describe();
     assert.equal(described.typedSearchAttributes.get(searchAttributes.status), 'failed');
   });
+
+  test('a callback to a loopback address is refused without retries; the job itself still succeeds', async () => {
+    const src = path.join(stack.dataDir, 'cb.mp4');
+    await makeClip(src, { width: 320, height: 240, durationSec: 1 });
+    await upload(src, 'raw/cb.mp4');
+    const s = spec('raw/cb.mp4', [], { snapshots: [{ name: 'thumb', time: 0.5, format: 'png', width: 160 }], notify: { url: 'http://127.0.0.1:9/hook' } });
+    const state = await run(s);
+    assert.equal(state.status, 'succeeded');
+    assert.deepEqual(state.notifications, [{ event: 'job.succeeded', status: 'failed', attempts: 1 }]);
+    const notify = state.tasks.find((t) => t.id === 'notify');
+    assert.equal(notify?.error?.code, 'UrlNotAllowed');
+    const thumb = await probeFile(objectPath(`out/${s.id}/thumb.png`));
+    assert.deepEqual([thumb.streams[0]?.codec_name, thumb.streams[0]?.width, thumb.streams[0]?.height], ['png', 160, 120]);
+  });
 });
