@@ -7,7 +7,7 @@ import type { SnapshotTask, TranscodeTask } from '../media/plan';
 import type { Storage } from '../storage/storage';
 import type { FfmpegBinaries } from './ffmpeg-path';
 import { createProbe } from './probe';
-import { createRenderers } from './transcode';
+import { createRenderers, withHeartbeats } from './transcode';
 import { postJson } from '../storage/fetch-url';
 
 export interface ActivityDeps {
@@ -30,6 +30,8 @@ export interface SnapshotInput {
 
 export interface NotifyInput {
   url: string;
+  /** Stable across attempts of one delivery, so a receiver can drop duplicates. */
+  webhookId: string;
   event: NotificationState['event'];
   job: JobState;
 }
@@ -76,7 +78,7 @@ export function createActivities(deps: ActivityDeps) {
   const render = createRenderers(deps);
   return {
     async probeInput(inputKey: string): Promise<Attempted<MediaInfo>> {
-      return coded(async () => ({ value: await probe(inputKey), attempt: Context.current().info.attempt }));
+      return coded(() => withHeartbeats(async () => ({ value: await probe(inputKey), attempt: Context.current().info.attempt })));
     },
     async transcode(input: TranscodeInput): Promise<Attempted<OutputState>> {
       return coded(async () => ({ value: await render.transcode(input.inputKey, input.task), attempt: Context.current().info.attempt }));
@@ -84,14 +86,19 @@ export function createActivities(deps: ActivityDeps) {
     async snapshot(input: SnapshotInput): Promise<Attempted<SnapshotState>> {
       return coded(async () => ({ value: await render.snapshot(input.inputKey, input.task), attempt: Context.current().info.attempt }));
     },
+    /** Removes a canceled job's outputs; already-absent keys are fine (a retried cleanup). */
+    async removeObjects(keys: string[]): Promise<void> {
+      return coded(async () => {
+        for (const key of keys) await deps.storage.delete(key);
+      });
+    },
     async notify(input: NotifyInput): Promise<Attempted<null>> {
       return coded(async () => {
         const info = Context.current().info;
         const status = await postJson(
           input.url,
           { type: input.event, timestamp: new Date().toISOString(), data: input.job },
-          // Stable across attempts, so a receiver can drop duplicates.
-          { 'webhook-id': `${info.workflowExecution?.workflowId ?? info.activityId}:${input.event}` },
+          { 'webhook-id': input.webhookId },
           { allowPrivate: deps.config.ALLOW_PRIVATE_URLS, timeoutMs: deps.config.NOTIFY_TIMEOUT_SEC * 1000 },
         );
         if (status < 200 || status >= 300) throw new MediaflowError('NotifyFailed', `the callback answered HTTP ${status}`);

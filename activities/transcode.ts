@@ -23,27 +23,35 @@ export function ffmpegTimeoutMs(durationSec: number): number {
 }
 
 /**
- * Runs `work` with a scratch file path and a progress reporter that heartbeats every second
- * (cancellation reaches an activity only through heartbeats); the scratch file is always removed.
+ * Runs `work` while heartbeating the latest progress every second: cancellation reaches an
+ * activity only through heartbeats, and a worker that dies is noticed by their absence.
  */
+export async function withHeartbeats<T>(work: (report: (p: number) => void, signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  let progress = 0;
+  ctx.heartbeat({ progress });
+  const ticker = setInterval(() => ctx.heartbeat({ progress }), HEARTBEAT_MS);
+  try {
+    const result = await work((p) => (progress = Math.round(p * 1000) / 1000), ctx.cancellationSignal);
+    ctx.heartbeat({ progress });
+    return result;
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+/** Runs `work` with a scratch file path and heartbeats; the scratch file is always removed. */
 async function withScratch<T>(
   deps: ActivityDeps,
   ext: string,
   work: (scratch: string, report: (p: number) => void, signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
-  const ctx = Context.current();
   const dir = path.join(deps.workDir, 'outputs');
   await fs.mkdir(dir, { recursive: true });
   const scratch = path.join(dir, `${randomUUID()}.${ext}`);
-  let progress = 0;
-  ctx.heartbeat({ progress });
-  const ticker = setInterval(() => ctx.heartbeat({ progress }), HEARTBEAT_MS);
   try {
-    const result = await work(scratch, (p) => (progress = Math.round(p * 1000) / 1000), ctx.cancellationSignal);
-    ctx.heartbeat({ progress });
-    return result;
+    return await withHeartbeats((report, signal) => work(scratch, report, signal));
   } finally {
-    clearInterval(ticker);
     await fs.rm(scratch, { force: true });
   }
 }

@@ -1,15 +1,22 @@
 /** Jobs on Temporal: submission resolves templates and starts mediaJob; reads come from the workflow itself. */
-import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { Config } from '../model/config';
 import { taskQueueFor } from '../model/config';
-import type { FieldError } from '../model/errors';
+import { MediaflowError, type FieldError } from '../model/errors';
 import type { JobSpec, JobSubmit, ResolvedOutput } from '../model/job';
 import { finalJobStatuses, type JobState, type JobStatus } from '../model/job-state';
 import { deepMerge, transcodeTemplateSchema } from '../model/templates';
 import { systemPresets } from '../media/presets';
 import type { Storage } from '../storage/storage';
-import { searchAttributes, stateQuery, WORKFLOW_TYPE } from '../workflows/definitions';
+import { retryUpdate, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../workflows/definitions';
 import type { mediaJob } from '../workflows/media-job';
 import { fieldErrors } from './body';
 import { problemError } from './problem';
@@ -26,6 +33,19 @@ interface JobMemo {
   pipeline: string;
   inputKey: string;
   userData: string | null;
+  /** With an Idempotency-Key: the hash of the body the job was made from. */
+  bodyHash?: string;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The job id an Idempotency-Key maps to: the same key of the same tenant, the same job. */
+export function idempotentJobId(tenant: string, key: string): string {
+  return `job_${sha256(`${tenant}\n${key}`).slice(0, 32)}`;
 }
 
 /**
@@ -74,7 +94,24 @@ function resolveOutputs(body: JobSubmit): ResolvedOutput[] {
  *
  * @example const { id } = await submitJob(deps, body, 'default')
  */
-export async function submitJob(deps: JobsDeps, body: JobSubmit, tenant: string): Promise<{ id: string; status: JobStatus }> {
+export async function submitJob(
+  deps: JobsDeps,
+  body: JobSubmit,
+  tenant: string,
+  idempotencyKey?: string,
+): Promise<{ id: string; status: JobStatus; created: boolean }> {
+  let id = newJobId();
+  let bodyHash: string | undefined;
+  if (idempotencyKey !== undefined) {
+    if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw problemError('InvalidInput', 'Idempotency-Key must be 1 to 255 visible ASCII characters', [{ path: 'Idempotency-Key', message: 'invalid header value' }]);
+    }
+    id = idempotentJobId(tenant, idempotencyKey);
+    // Parsed bodies list their fields in schema order, so equal requests hash equally.
+    bodyHash = sha256(JSON.stringify(body));
+    const earlier = await existingJob(deps, id, bodyHash);
+    if (earlier) return earlier;
+  }
   if (body.pipeline !== 'default') {
     throw problemError('InvalidInput', `unknown pipeline "${body.pipeline}"`, [{ path: 'pipeline', message: `unknown pipeline "${body.pipeline}"` }]);
   }
@@ -84,7 +121,6 @@ export async function submitJob(deps: JobsDeps, body: JobSubmit, tenant: string)
       { path: 'input.key', message: 'no such object' },
     ]);
   }
-  const id = newJobId();
   const spec: JobSpec = {
     id,
     tenant,
@@ -96,32 +132,111 @@ export async function submitJob(deps: JobsDeps, body: JobSubmit, tenant: string)
     outputPrefix: body.outputPrefix,
     notify: body.notify ?? null,
     userData: body.userData ?? null,
+    retryWindowSec: deps.config.JOB_RETRY_WINDOW_SEC,
   };
-  const memo: JobMemo = { createdAt: spec.createdAt, pipeline: spec.pipeline, inputKey: spec.input.key, userData: spec.userData };
+  const memo: JobMemo = { createdAt: spec.createdAt, pipeline: spec.pipeline, inputKey: spec.input.key, userData: spec.userData, ...(bodyHash ? { bodyHash } : {}) };
   const names = [...outputs.map((o) => o.name), ...(body.snapshots ?? [{ name: 'poster' }]).map((s) => s.name)];
-  await rpc(deps, () => deps.client.workflow.start<typeof mediaJob>(WORKFLOW_TYPE, {
-    workflowId: id,
-    taskQueue: taskQueueFor(deps.config, spec.pipeline),
-    args: [spec],
-    memo: memo as unknown as Record<string, unknown>,
-    typedSearchAttributes: [
-      { key: searchAttributes.status, value: 'queued' },
-      { key: searchAttributes.pipeline, value: spec.pipeline },
-      { key: searchAttributes.tenant, value: tenant },
-      { key: searchAttributes.templates, value: [...new Set(outputs.map((o) => o.templateId))] },
-    ],
-    staticSummary: `${spec.input.key} → ${names.join(', ')}`,
-    staticDetails: `tenant ${tenant} · pipeline ${spec.pipeline} · outputs under ${spec.outputPrefix}${id}/`,
-  }));
-  return { id, status: 'queued' };
+  try {
+    await rpc(deps, () =>
+      deps.client.workflow.start<typeof mediaJob>(WORKFLOW_TYPE, {
+        workflowId: id,
+        // A concurrent request with the same Idempotency-Key joins the job instead of failing.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        taskQueue: taskQueueFor(deps.config, spec.pipeline),
+        args: [spec],
+        memo: memo as unknown as Record<string, unknown>,
+        typedSearchAttributes: [
+          { key: searchAttributes.status, value: 'queued' },
+          { key: searchAttributes.pipeline, value: spec.pipeline },
+          { key: searchAttributes.tenant, value: tenant },
+          { key: searchAttributes.templates, value: [...new Set(outputs.map((o) => o.templateId))] },
+        ],
+        staticSummary: `${spec.input.key} → ${names.join(', ')}`,
+        staticDetails: `tenant ${tenant} · pipeline ${spec.pipeline} · outputs under ${spec.outputPrefix}${id}/`,
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+  // Whoever won a race of equal keys, the job must have been made from this very body.
+  if (bodyHash) await existingJob(deps, id, bodyHash);
+  return { id, status: 'queued', created: true };
+}
+
+/** The job an Idempotency-Key already made: the same body answers it again, another body is a conflict. */
+async function existingJob(deps: JobsDeps, id: string, bodyHash: string): Promise<{ id: string; status: JobStatus; created: false } | null> {
+  const d = await describe(deps, deps.client.workflow.getHandle(id)).catch((err: unknown) => {
+    if (err instanceof MediaflowError && err.code === 'NotFound') return null;
+    throw err;
+  });
+  if (!d) return null;
+  if ((d.memo as Partial<JobMemo> | undefined)?.bodyHash !== bodyHash) {
+    throw problemError('Conflict', 'this Idempotency-Key was already used with a different body');
+  }
+  return { id, status: statusOf(d), created: false };
+}
+
+const closedAs: Partial<Record<string, JobStatus>> = { CANCELLED: 'canceled', FAILED: 'failed', TERMINATED: 'failed', TIMED_OUT: 'failed' };
+
+/** A job's status from its description: the workflow's own status attribute, or how it closed. */
+function statusOf(d: WorkflowExecutionDescription): JobStatus {
+  return closedAs[d.status.name] ?? (d.typedSearchAttributes.get(searchAttributes.status) as JobStatus | undefined) ?? 'queued';
+}
+
+/** Describes a job's workflow; NotFound for unknown ids and for workflows that are not jobs. */
+async function describe(deps: JobsDeps, handle: WorkflowHandle): Promise<WorkflowExecutionDescription> {
+  try {
+    const d = await rpc(deps, () => handle.describe());
+    if (d.type !== WORKFLOW_TYPE) throw problemError('NotFound', `no job "${handle.workflowId}"`);
+    return d;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw problemError('NotFound', `no job "${handle.workflowId}"`);
+    throw err;
+  }
+}
+
+/**
+ * Cancels a job that is not final yet (Temporal cancellation: the same path as the `cancel` signal).
+ *
+ * @example await cancelJob(deps, 'job_…')
+ */
+export async function cancelJob(deps: JobsDeps, id: string): Promise<JobStatus> {
+  const handle = deps.client.workflow.getHandle(id);
+  const d = await describe(deps, handle);
+  const status = statusOf(d);
+  if (d.status.name !== 'RUNNING' || finalJobStatuses.includes(status)) {
+    throw problemError('Conflict', `the job is already ${status}; only a job that is not final can be canceled`);
+  }
+  await rpc(deps, () => handle.cancel());
+  return status;
+}
+
+/**
+ * Re-runs the failed tasks of a failed job in its retry window; Conflict when there is nothing to retry.
+ *
+ * @example const { tasks } = await retryJob(deps, 'job_…')
+ */
+export async function retryJob(deps: JobsDeps, id: string): Promise<{ tasks: string[] }> {
+  const handle = deps.client.workflow.getHandle(id);
+  const d = await describe(deps, handle);
+  if (d.status.name !== 'RUNNING') {
+    throw problemError('Conflict', `the job is ${statusOf(d)} and its retry window has closed`);
+  }
+  try {
+    return await rpc(deps, () => handle.executeUpdate(retryUpdate));
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw problemError('Conflict', err.cause?.message ?? 'the job cannot be retried now');
+    }
+    throw err;
+  }
 }
 
 /** What we can say of a job from its description alone (no worker needed). */
 function stateFromDescription(id: string, d: WorkflowExecutionDescription): JobState {
   const memo = (d.memo ?? {}) as Partial<JobMemo>;
-  const saStatus = d.typedSearchAttributes.get(searchAttributes.status) as JobStatus | undefined;
-  const closedAs: Partial<Record<string, JobStatus>> = { CANCELLED: 'canceled', FAILED: 'failed', TERMINATED: 'failed', TIMED_OUT: 'failed' };
-  const status = closedAs[d.status.name] ?? saStatus ?? 'queued';
+  const status = statusOf(d);
   return {
     id,
     status,
@@ -147,7 +262,8 @@ function stateFromDescription(id: string, d: WorkflowExecutionDescription): JobS
 function withLiveProgress(state: JobState, d: WorkflowExecutionDescription, client: Client): JobState {
   const converter = client.options.loadedDataConverter.payloadConverter;
   for (const pending of d.raw.pendingActivities ?? []) {
-    const task = state.tasks.find((t) => t.id === pending.activityId);
+    // Retried tasks run as `taskId#round`.
+    const task = state.tasks.find((t) => t.id === pending.activityId?.replace(/#\d+$/, ''));
     const payload = pending.heartbeatDetails?.payloads?.[0];
     if (!task) continue;
     task.attempts = Math.max(task.attempts, pending.attempt ?? 0);
@@ -171,14 +287,7 @@ function withLiveProgress(state: JobState, d: WorkflowExecutionDescription, clie
  */
 export async function getJob(deps: JobsDeps, id: string): Promise<JobState> {
   const handle = deps.client.workflow.getHandle(id);
-  let d: WorkflowExecutionDescription;
-  try {
-    d = await rpc(deps, () => handle.describe());
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw problemError('NotFound', `no job "${id}"`);
-    throw err;
-  }
-  if (d.type !== WORKFLOW_TYPE) throw problemError('NotFound', `no job "${id}"`);
+  const d = await describe(deps, handle);
   if (d.status.name === 'COMPLETED') return (await rpc(deps, () => handle.result())) as JobState;
   if (d.status.name !== 'RUNNING') return stateFromDescription(id, d);
   try {

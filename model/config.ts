@@ -35,6 +35,7 @@ export const configSchema = z.object({
   MAX_INPUT_PIXELS: positiveInt.default(8192 * 4320),
   ALLOW_PRIVATE_URLS: z.stringbool().default(false),
   NOTIFY_TIMEOUT_SEC: positiveInt.default(10),
+  JOB_RETRY_WINDOW_SEC: positiveInt.default(24 * 3600),
   /** Read by scripts/temporal-cli.ts before any config exists; listed here to be validated and documented. */
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
 });

@@ -97,4 +97,6 @@ export interface JobSpec {
   outputPrefix: string;
   notify: { url: string } | null;
   userData: string | null;
+  /** How long a failed job stays open for a retry before its workflow closes. */
+  retryWindowSec: number;
 }

@@ -1,10 +1,19 @@
 /** The Temporal surface of mediaJob shared by the workflow and its clients: query and search attributes. */
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import type { JobState } from '../model/job-state';
 
 /** The job JSON of API.md (without live progress, which comes from activity heartbeats). */
 export const stateQuery = defineQuery<JobState>('state');
+
+/** Stops the job: running activities are cancelled, ffmpeg killed, outputs removed; same path as Temporal's own cancel. */
+export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
+
+/** Re-runs the failed tasks of a failed job in its retry window (fire-and-forget, for the CLI). */
+export const retrySignal = defineSignal('retry');
+
+/** The same as `retry`, for the API: its validator says at once whether there is anything to retry. */
+export const retryUpdate = defineUpdate<{ tasks: string[] }>('retryFailedTasks');
 
 export const searchAttributes = {
   status: defineSearchAttributeKey('MediaJobStatus', 'KEYWORD'),

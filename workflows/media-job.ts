@@ -1,9 +1,15 @@
-/** mediaJob: probe → plan → transcodes and snapshots in parallel → notify. Pure orchestration. */
+/**
+ * mediaJob: probe → plan → transcodes and snapshots in parallel → notify; a failed job stays open
+ * for a retry window, a canceled one removes its outputs. Pure orchestration: no I/O here.
+ */
 import {
   ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   TimeoutFailure,
+  condition,
+  isCancellation,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -13,9 +19,9 @@ import {
 import type { Activities } from '../activities';
 import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
 import type { JobSpec } from '../model/job';
-import type { JobError, JobState, JobStatus, NotificationState, TaskKind, TaskState } from '../model/job-state';
-import { planJob, type MediaTask } from '../media/plan';
-import { searchAttributes, stateQuery } from './definitions';
+import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, TaskKind, TaskState } from '../model/job-state';
+import { planJob, type MediaTask, type Plan } from '../media/plan';
+import { cancelSignal, retrySignal, retryUpdate, searchAttributes, stateQuery } from './definitions';
 
 const retry = {
   initialInterval: '2s',
@@ -26,32 +32,26 @@ const retry = {
   nonRetryableErrorTypes: nonRetryableCodes,
 };
 
-const probeOptions: ActivityOptions = {
-  startToCloseTimeout: '2m',
-  retry,
-  cancellationType: ActivityCancellationType.TRY_CANCEL,
+/** A dead worker is noticed within the heartbeat timeout, and its task moves to another worker. */
+const heartbeating = { heartbeatTimeout: '10s', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
+
+const options: Record<'probe' | 'media' | 'cleanup' | 'notify', ActivityOptions> = {
+  probe: { startToCloseTimeout: '30m', retry, ...heartbeating },
+  media: { startToCloseTimeout: '12h', retry, ...heartbeating },
+  cleanup: { startToCloseTimeout: '5m', retry, cancellationType: ActivityCancellationType.TRY_CANCEL },
+  notify: {
+    startToCloseTimeout: '1m',
+    retry: { ...retry, initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 6 },
+    cancellationType: ActivityCancellationType.TRY_CANCEL,
+  },
 };
 
-/** Media tasks: a dead worker is noticed within the heartbeat timeout and the task moves on. */
-const mediaOptions: ActivityOptions = {
-  startToCloseTimeout: '12h',
-  heartbeatTimeout: '20s',
-  retry,
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-};
-
-const notifyOptions: ActivityOptions = {
-  startToCloseTimeout: '1m',
-  retry: { ...retry, initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 6 },
-  cancellationType: ActivityCancellationType.TRY_CANCEL,
-};
-
-const { probeInput } = proxyActivities<Activities>({ ...probeOptions, activityId: 'probe' });
-const { notify } = proxyActivities<Activities>({ ...notifyOptions, activityId: 'notify' });
-
-/** Activities get the task id as activity id, so the API can match heartbeats to tasks. */
-function mediaActivities(taskId: string) {
-  return proxyActivities<Activities>({ ...mediaOptions, activityId: taskId });
+/**
+ * Activity id = task id (`#round` on retries), so the API can match heartbeats to tasks and a
+ * retried task never collides with its first run.
+ */
+function activitiesFor(kind: keyof typeof options, taskId: string, round: number) {
+  return proxyActivities<Activities>({ ...options[kind], activityId: round ? `${taskId}#${round}` : taskId });
 }
 
 function now(): string {
@@ -92,19 +92,56 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
     error: null,
     userData: spec.userData,
   };
-  setHandler(stateQuery, () => state);
+  let media: MediaInfo | null = null;
+  let plan: Plan | null = null;
+  let round = 0;
+  let cancelRequested: { reason: string } | null = null;
+  let retryRequested = false;
+  let scope: CancellationScope | null = null;
 
-  function addTask(id: string, kind: TaskKind): TaskState {
-    const task: TaskState = { id, kind, status: 'pending', progress: 0, attempts: 0, error: null };
-    state.tasks.push(task);
-    return task;
+  function requestCancel(reason: string): void {
+    if (cancelRequested || isFinal()) return;
+    cancelRequested = { reason };
+    scope?.cancel();
+  }
+  const isFinal = (): boolean => state.status === 'succeeded' || state.status === 'canceled' || (state.status === 'failed' && !retryRequested);
+  const failedTasks = (): TaskState[] => state.tasks.filter((t) => t.kind !== 'notify' && (t.status === 'failed' || t.status === 'canceled'));
+  const canRetry = (): boolean => state.status === 'failed' && !retryRequested && !cancelRequested && failedTasks().length > 0;
+
+  setHandler(stateQuery, () => state);
+  setHandler(cancelSignal, (args) => requestCancel(args?.reason ?? 'the cancel signal'));
+  setHandler(retrySignal, () => {
+    if (canRetry()) retryRequested = true;
+  });
+  setHandler(
+    retryUpdate,
+    () => {
+      retryRequested = true;
+      return { tasks: failedTasks().map((t) => t.id) };
+    },
+    {
+      validator: () => {
+        if (!canRetry()) throw new Error(state.status === 'failed' ? 'a retry is already under way' : `the job is ${state.status}, not failed: nothing to retry`);
+      },
+    },
+  );
+  // Temporal's own cancellation (handle.cancel(), the UI's button) takes the signal's path.
+  CancellationScope.current().cancelRequested.catch(() => requestCancel('a workflow cancellation request'));
+
+  function task(id: string, kind: TaskKind): TaskState {
+    let t = state.tasks.find((x) => x.id === id);
+    if (!t) {
+      t = { id, kind, status: 'pending', progress: 0, attempts: 0, error: null };
+      state.tasks.push(t);
+    }
+    return t;
   }
 
   function showProgress(): void {
-    const media = state.tasks.filter((t) => t.kind !== 'notify');
-    const done = media.filter((t) => t.status !== 'pending' && t.status !== 'running').length;
-    state.progress = media.length ? Math.round((done / media.length) * 1000) / 1000 : 0;
-    setCurrentDetails(`${state.status} · ${done}/${media.length} tasks done · ${Math.round(state.progress * 100)}%`);
+    const work = state.tasks.filter((t) => t.kind !== 'notify');
+    const done = work.filter((t) => t.status !== 'pending' && t.status !== 'running').length;
+    state.progress = work.length ? Math.round((done / work.length) * 1000) / 1000 : 0;
+    setCurrentDetails(`${state.status} · ${done}/${work.length} tasks done · ${Math.round(state.progress * 100)}%${round ? ` · retry ${round}` : ''}`);
   }
 
   function setStatus(status: JobStatus): void {
@@ -114,72 +151,59 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
   }
 
   /** Runs one task's activity, recording its outcome on the task; never throws. */
-  async function runTask<T>(task: TaskState, run: () => Promise<{ value: T; attempt: number }>): Promise<T | null> {
-    task.status = 'running';
+  async function runTask<T>(t: TaskState, run: () => Promise<{ value: T; attempt: number }>): Promise<T | null> {
+    Object.assign(t, { status: 'running', progress: 0, error: null });
     showProgress();
     try {
       const { value, attempt } = await run();
-      Object.assign(task, { status: 'succeeded', progress: 1, attempts: attempt });
+      Object.assign(t, { status: 'succeeded', progress: 1, attempts: attempt });
       return value;
     } catch (err) {
-      const { error, attempts } = jobErrorOf(err);
-      Object.assign(task, { status: 'failed', error, attempts: attempts ?? task.attempts });
+      if (isCancellation(err)) {
+        t.status = 'canceled';
+      } else {
+        const { error, attempts } = jobErrorOf(err);
+        Object.assign(t, { status: 'failed', error, attempts: attempts ?? t.attempts });
+      }
       return null;
     } finally {
       showProgress();
     }
   }
 
-  async function runMediaTask(t: MediaTask): Promise<void> {
-    const task = addTask(t.id, t.kind);
-    const acts = mediaActivities(t.id);
-    if (t.kind === 'transcode') {
-      const output = await runTask(task, () => acts.transcode({ inputKey: spec.input.key, task: t }));
+  async function runMediaTask(m: MediaTask): Promise<void> {
+    const t = task(m.id, m.kind);
+    const acts = activitiesFor('media', m.id, round);
+    if (m.kind === 'transcode') {
+      const output = await runTask(t, () => acts.transcode({ inputKey: spec.input.key, task: m }));
       if (output) state.outputs.push(output);
     } else {
-      const snap = await runTask(task, () => acts.snapshot({ inputKey: spec.input.key, task: t }));
+      const snap = await runTask(t, () => acts.snapshot({ inputKey: spec.input.key, task: m }));
       if (snap) state.snapshots.push(snap);
     }
   }
 
-  setStatus('probing');
-  const probeTask = addTask('probe', 'probe');
-  const media = await runTask(probeTask, () => probeInput(spec.input.key));
-
-  if (media) {
-    state.input.media = media;
-    const plan = planJob(spec, media);
-    for (const r of plan.refused) {
-      Object.assign(addTask(r.id, r.kind), { status: 'failed', error: r.error });
+  /** One round: probe (unless done), plan, then every task not yet succeeded, in parallel. */
+  async function work(): Promise<void> {
+    if (!media) {
+      setStatus('probing');
+      const { probeInput } = activitiesFor('probe', 'probe', round);
+      media = await runTask(task('probe', 'probe'), () => probeInput(spec.input.key));
+      if (!media) return;
+      state.input.media = media;
+      plan = planJob(spec, media);
+      for (const r of plan.refused) Object.assign(task(r.id, r.kind), { status: 'failed', error: r.error });
     }
+    if (!plan) return;
     setStatus('processing');
-    await Promise.all(plan.tasks.map(runMediaTask));
+    const todo = plan.tasks.filter((m) => task(m.id, m.kind).status !== 'succeeded');
+    await Promise.all(todo.map(runMediaTask));
   }
 
-  const failed = state.tasks.filter((t) => t.status === 'failed');
-  const first = failed[0];
-  if (first?.error) {
-    state.error = {
-      code: first.error.code,
-      message:
-        failed.length === 1
-          ? `${first.id}: ${first.error.message}`
-          : `${failed.length} of ${state.tasks.length} tasks failed; first ${first.id}: ${first.error.message}`,
-      retryable: failed.every((t) => t.error?.retryable),
-    };
-  }
-  state.finishedAt = now();
-  setStatus(first ? 'failed' : 'succeeded');
-
-  await sendNotification();
-  showProgress();
-  return state;
-
-  async function sendNotification(): Promise<void> {
-    const event = state.status === 'succeeded' ? 'job.succeeded' : state.status === 'canceled' ? 'job.canceled' : 'job.failed';
-    const task = addTask('notify', 'notify');
+  async function notifyOnce(event: NotificationState['event']): Promise<void> {
+    const t = task('notify', 'notify');
     if (!spec.notify) {
-      task.status = 'skipped';
+      t.status = 'skipped';
       state.notifications.push({ event, status: 'skipped', attempts: 0 });
       return;
     }
@@ -187,7 +211,80 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
     // Visible while delivery (and its retries) run: the job is already final by then.
     const record: NotificationState = { event, status: 'pending', attempts: 0 };
     state.notifications.push(record);
-    await runTask(task, () => notify({ url, event, job: state }));
-    Object.assign(record, { status: task.status === 'succeeded' ? 'delivered' : 'failed', attempts: task.attempts });
+    const { notify } = activitiesFor('notify', 'notify', round);
+    // One id per event and round: receivers drop duplicate attempts, not a later retry's news.
+    await runTask(t, () => notify({ url, event, webhookId: `${spec.id}:${event}:${round}`, job: state }));
+    Object.assign(record, { status: t.status === 'succeeded' ? 'delivered' : 'failed', attempts: t.attempts });
+  }
+
+  /** Everything a canceled job leaves behind: nothing in the store, every open task canceled. */
+  async function finishCanceled(reason: string): Promise<void> {
+    for (const t of state.tasks) if (t.status === 'pending' || t.status === 'running') t.status = 'canceled';
+    const keys = [...(plan?.tasks.map((m) => m.outputKey) ?? []), ...state.snapshots.flatMap((s) => s.keys)];
+    if (keys.length) {
+      const { removeObjects } = activitiesFor('cleanup', 'cleanup', round);
+      await removeObjects([...new Set(keys)]).catch(() => undefined);
+    }
+    state.outputs = [];
+    state.snapshots = [];
+    state.error = { code: 'Canceled', message: `canceled by ${reason}`, retryable: false };
+    state.finishedAt = now();
+    setStatus('canceled');
+    await notifyOnce('job.canceled');
+  }
+
+  function finishRound(): void {
+    const failed = failedTasks();
+    const first = failed[0];
+    state.error = first?.error
+      ? {
+          code: first.error.code,
+          message:
+            failed.length === 1
+              ? `${first.id}: ${first.error.message}`
+              : `${failed.length} of ${state.tasks.filter((t) => t.kind !== 'notify').length} tasks failed; first ${first.id}: ${first.error.message}`,
+          retryable: failed.every((t) => t.error?.retryable),
+        }
+      : null;
+    state.finishedAt = now();
+    setStatus(first ? 'failed' : 'succeeded');
+  }
+
+  for (;;) {
+    scope = new CancellationScope();
+    await scope.run(work);
+    const cancel = cancelRequested as { reason: string } | null;
+    if (cancel) {
+      const reason = cancel.reason;
+      await CancellationScope.nonCancellable(() => finishCanceled(reason));
+      return state;
+    }
+    finishRound();
+    await CancellationScope.nonCancellable(() => notifyOnce(state.status === 'succeeded' ? 'job.succeeded' : 'job.failed'));
+    if (state.status === 'succeeded') return state;
+
+    // Failed: stay open for a retry of the failed tasks until the window closes (or a cancel ends it).
+    try {
+      const asked = await condition(() => retryRequested || cancelRequested !== null, spec.retryWindowSec * 1000);
+      if (!asked || !retryRequested) return state;
+    } catch (err) {
+      if (isCancellation(err)) return state;
+      throw err;
+    }
+    round += 1;
+    retryRequested = false;
+    state.finishedAt = null;
+    state.error = null;
+    for (const t of failedTasks()) Object.assign(t, { status: 'pending', progress: 0, error: null });
+    // (Assigned inside work(): TypeScript cannot see that from here.)
+    const planned = plan as Plan | null;
+    if (task('probe', 'probe').status === 'pending') {
+      // A failed probe means probing and planning start over (the input may have been replaced).
+      media = null;
+      plan = null;
+    } else if (planned) {
+      // Same spec, same media: the planner's refusals stand.
+      for (const r of planned.refused) Object.assign(task(r.id, r.kind), { status: 'failed', error: r.error });
+    }
   }
 }

@@ -1,30 +1,77 @@
-/** POST /v1/jobs and GET /v1/jobs/{id}. */
+/** /v1/jobs: submit, read, follow (SSE), cancel and retry jobs. */
 import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import { jobSubmitSchema } from '../../model/job';
+import { finalJobStatuses, type JobState } from '../../model/job-state';
 import { readJson } from '../body';
-import { getJob, submitJob, temporalUiLink, type JobsDeps } from '../jobs';
-import { problemError } from '../problem';
+import { cancelJob, getJob, retryJob, submitJob, temporalUiLink, type JobsDeps } from '../jobs';
+import { problemError, problemForError } from '../problem';
 
 const JOB_ID = /^job_[a-z0-9]{1,64}$/;
+const EVENTS_POLL_MS = 1000;
 
 /** Until API keys exist (issue: API/tenancy), every request acts for this tenant. */
 export const DEFAULT_TENANT = 'default';
+
+function jobId(raw: string): string {
+  if (!JOB_ID.test(raw)) throw problemError('NotFound', `no job "${raw}"`);
+  return raw;
+}
+
+/** A job is done changing once it is final and its notifications are delivered (or given up). */
+function settled(job: JobState): boolean {
+  return finalJobStatuses.includes(job.status) && job.notifications.every((n) => n.status !== 'pending');
+}
 
 export function jobRoutes(deps: JobsDeps) {
   const app = new Hono();
 
   app.post('/', async (c) => {
     const body = await readJson(c, jobSubmitSchema, deps.config.MAX_BODY_BYTES);
-    const { id, status } = await submitJob(deps, body, DEFAULT_TENANT);
+    const { id, status, created } = await submitJob(deps, body, DEFAULT_TENANT, c.req.header('idempotency-key'));
     const self = `/v1/jobs/${id}`;
     c.header('Location', self);
-    return c.json({ id, status, links: { self, temporalUi: temporalUiLink(deps.config, id) } }, 202);
+    return c.json({ id, status, links: { self, temporalUi: temporalUiLink(deps.config, id) } }, created ? 202 : 200);
   });
 
-  app.get('/:id', async (c) => {
-    const id = c.req.param('id');
-    if (!JOB_ID.test(id)) throw problemError('NotFound', `no job "${id}"`);
-    return c.json(await getJob(deps, id));
+  app.get('/:id', async (c) => c.json(await getJob(deps, jobId(c.req.param('id')))));
+
+  app.get('/:id/events', async (c) => {
+    const id = jobId(c.req.param('id'));
+    // Unknown ids answer 404 before the stream starts.
+    const first = await getJob(deps, id);
+    return streamSSE(c, async (stream) => {
+      let last = '';
+      let seq = 0;
+      let job = first;
+      for (;;) {
+        const text = JSON.stringify(job);
+        if (text !== last) {
+          await stream.writeSSE({ event: 'job', id: String(seq++), data: text });
+          last = text;
+        }
+        if (settled(job) || stream.aborted) return;
+        await stream.sleep(EVENTS_POLL_MS);
+        try {
+          job = await getJob(deps, id);
+        } catch (err) {
+          await stream.writeSSE({ event: 'error', data: JSON.stringify(problemForError(err)) });
+          return;
+        }
+      }
+    });
+  });
+
+  app.post('/:id/cancel', async (c) => {
+    const id = jobId(c.req.param('id'));
+    const status = await cancelJob(deps, id);
+    return c.json({ id, status, cancelRequested: true }, 202);
+  });
+
+  app.post('/:id/retry', async (c) => {
+    const id = jobId(c.req.param('id'));
+    const { tasks } = await retryJob(deps, id);
+    return c.json({ id, status: 'processing', tasks }, 202);
   });
 
   return app;

@@ -238,7 +238,7 @@ describe('API end to end', { timeout: 300_000 }, () => {
       assert.equal(job.status, 'succeeded');
       assert.deepEqual(job.notifications, [{ event: 'job.succeeded', status: 'delivered', attempts: 2 }]);
       assert.equal(received.length, 2);
-      assert.equal(received[0]!.id, `${id}:job.succeeded`);
+      assert.equal(received[0]!.id, `${id}:job.succeeded:0`);
       assert.equal(received[1]!.id, received[0]!.id, 'the same webhook-id on every attempt');
       assert.equal(received[1]!.body.type, 'job.succeeded');
       assert.equal(received[1]!.body.data.id, id);
@@ -247,5 +247,62 @@ describe('API end to end', { timeout: 300_000 }, () => {
     } finally {
       receiver.close();
     }
+  });
+
+  test('Idempotency-Key: the same body gets the same job (200), another body gets 409', async () => {
+    const body = { input: { key: 'raw/tiny.mp4' }, outputs: [{ name: 'a', template: 'mp4-h264-360p' }], snapshots: [] };
+    const key = { 'content-type': 'application/json', 'idempotency-key': 'order-42-encode' };
+    const first = await postJob(body, key);
+    assert.equal(first.status, 202);
+    const { id } = (await first.json()) as { id: string };
+    const again = await postJob(body, key);
+    assert.equal(again.status, 200);
+    assert.equal(((await again.json()) as { id: string }).id, id);
+    const other = await postJob({ ...body, userData: 'different' }, key);
+    assert.equal(other.status, 409);
+    assert.equal((await problem(other)).code, 'Conflict');
+    const fresh = await postJob(body);
+    assert.notEqual(((await fresh.json()) as { id: string }).id, id, 'without a key, every POST is a new job');
+    const bad = await postJob(body, { 'content-type': 'application/json', 'idempotency-key': 'has spaces' });
+    assert.equal(bad.status, 400);
+    assert.equal((await problem(bad)).errors?.[0]?.path, 'Idempotency-Key');
+    // Once finished, the same key still answers with that job.
+    await waitFinal(id);
+    const later = await postJob(body, key);
+    assert.equal(later.status, 200);
+    assert.deepEqual(await later.json(), { id, status: 'succeeded', links: { self: `/v1/jobs/${id}`, temporalUi: `${stack.config.TEMPORAL_UI_URL}/namespaces/default/workflows/${id}` } });
+  });
+
+  test('GET /events streams the job as it changes and ends when it is final', async () => {
+    const res0 = await postJob({ input: { key: 'raw/tiny.mp4' }, outputs: [{ name: 'a', template: 'mp4-h264-360p' }] });
+    const { id } = (await res0.json()) as { id: string };
+    const res = await fetch(`${base}/v1/jobs/${id}/events`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const text = await res.text(); // resolves only because the server ends the stream
+    const events = text
+      .split('\n\n')
+      .filter((block) => block.includes('data:'))
+      .map((block) => JSON.parse(block.split('\n').find((l) => l.startsWith('data:'))!.slice(5)) as JobState);
+    assert.ok(events.length >= 2, `only ${events.length} events`);
+    assert.equal(events.at(-1)!.status, 'succeeded');
+    assert.ok(events.every((e) => e.id === id));
+    const statuses = events.map((e) => e.status);
+    const order = ['queued', 'probing', 'processing', 'succeeded'];
+    assert.deepEqual([...statuses].sort((a, b) => order.indexOf(a) - order.indexOf(b)), statuses, 'statuses only move forward');
+    const unknown = await fetch(`${base}/v1/jobs/job_nope/events`);
+    assert.equal(unknown.status, 404);
+  });
+
+  test('cancel and retry answer 404 for unknown jobs and 409 for a succeeded one', async () => {
+    assert.equal((await fetch(`${base}/v1/jobs/job_nope/cancel`, { method: 'POST' })).status, 404);
+    assert.equal((await fetch(`${base}/v1/jobs/job_nope/retry`, { method: 'POST' })).status, 404);
+    const res = await postJob({ input: { key: 'raw/tiny.mp4' }, outputs: [], snapshots: [{ name: 's', time: 0 }] });
+    const { id } = (await res.json()) as { id: string };
+    await waitFinal(id);
+    const cancel = await fetch(`${base}/v1/jobs/${id}/cancel`, { method: 'POST' });
+    assert.equal(cancel.status, 409);
+    assert.equal((await problem(cancel)).code, 'Conflict');
+    assert.equal((await fetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' })).status, 409);
   });
 });

@@ -2,6 +2,7 @@
  * The real stack for integration tests: a Temporal dev server (in memory, random ports), a worker
  * with the real activities and ffmpeg, and optionally the API over loopback — all on a temp data dir.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -27,14 +28,74 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const root = path.resolve(import.meta.dirname, '../..');
+
+/** A worker in its own process group, so a test can kill -9 it and its ffmpeg children like a dying machine. */
+export interface WorkerProcess {
+  child: ChildProcess;
+  kill9(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * @example const w = await spawnWorker(stack.config); w.kill9()
+ */
+export async function spawnWorker(config: Config, env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: {
+      ...process.env,
+      DATA_DIR: config.dataDir,
+      TEMPORAL_ADDRESS: config.TEMPORAL_ADDRESS,
+      TASK_QUEUE_PREFIX: config.TASK_QUEUE_PREFIX,
+      FFMPEG_STALL_SEC: String(config.FFMPEG_STALL_SEC),
+      MAX_OUTPUT_BYTES: String(config.MAX_OUTPUT_BYTES),
+      LOG_LEVEL: 'ERROR',
+      ...env,
+    },
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + 60_000;
+  while (!out.includes('worker polling')) {
+    if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}: ${out}`);
+    if (Date.now() > deadline) throw new Error(`worker did not start: ${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, sig);
+    } catch {
+      // already gone
+    }
+  };
+  return {
+    child,
+    kill9: () => signal('SIGKILL'),
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      signal('SIGTERM');
+      const timer = setTimeout(() => signal('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
 export interface Stack {
   config: Config;
   dataDir: string;
   client: Client;
   storage: Storage;
-  worker: RunningWorker;
+  /** The in-process worker; null when the test runs workers as processes (`worker: 'process'`). */
+  worker: RunningWorker | null;
   api: RunningApi | null;
   temporal: DevServer;
+  /** Stops the Temporal server and starts it again on the same port (and SQLite file, with `persist`). */
+  restartTemporal(pauseMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -43,10 +104,17 @@ let bundle: Promise<WorkflowBundle> | undefined;
 /**
  * @example const stack = await startStack({ api: true }); after(() => stack.stop())
  */
-export async function startStack(options: { api?: boolean; env?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(
+  options: { api?: boolean; env?: Record<string, string>; worker?: 'inline' | 'none'; persist?: boolean } = {},
+): Promise<Stack> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-test-'));
-  // Two busy cores can make the server slow to come up: wait longer than the SDK's own 5 s.
-  const temporal = await startDevServer({ port: await freePort(), readyTimeoutMs: 120_000 });
+  const serverOptions = {
+    port: await freePort(),
+    // Two busy cores can make the server slow to come up: wait longer than the SDK's own 5 s.
+    readyTimeoutMs: 120_000,
+    ...(options.persist ? { dbFile: path.join(dataDir, 'temporal.sqlite') } : {}),
+  };
+  let temporal = await startDevServer(serverOptions);
   const config = loadConfig({
     NODE_ENV: 'test',
     DATA_DIR: dataDir,
@@ -59,8 +127,11 @@ export async function startStack(options: { api?: boolean; env?: Record<string, 
     ...options.env,
   });
   const storage = await createLocalStorage(dataDir);
-  bundle ??= bundleWorkflows();
-  const worker = await startWorker(config, { bundle: await bundle, storage });
+  let worker: RunningWorker | null = null;
+  if (options.worker !== 'none') {
+    bundle ??= bundleWorkflows();
+    worker = await startWorker(config, { bundle: await bundle, storage });
+  }
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const api = options.api ? await startApi(config) : null;
@@ -71,10 +142,17 @@ export async function startStack(options: { api?: boolean; env?: Record<string, 
     storage,
     worker,
     api,
-    temporal,
+    get temporal() {
+      return temporal;
+    },
+    async restartTemporal(pauseMs: number) {
+      await temporal.stop();
+      await new Promise((r) => setTimeout(r, pauseMs));
+      temporal = await startDevServer(serverOptions);
+    },
     async stop() {
       await api?.close();
-      await worker.shutdown();
+      await worker?.shutdown();
       await connection.close();
       await temporal.stop();
       await fs.rm(dataDir, { recursive: true, force: true });

@@ -8,8 +8,9 @@ import { taskQueueFor } from '../../model/config';
 import type { JobSpec } from '../../model/job';
 import type { JobState } from '../../model/job-state';
 import { systemPresets } from '../../media/presets';
-import { newJobId } from '../../api/jobs';
-import { searchAttributes, stateQuery, WORKFLOW_TYPE } from '../../workflows/definitions';
+import { newJobId, retryJob } from '../../api/jobs';
+import type { MediaflowError } from '../../model/errors';
+import { retrySignal, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../../workflows/definitions';
 import { startStack, type Stack } from '../helpers/stack';
 import { makeClip, probeFile, decodesCleanly } from '../helpers/media';
 
@@ -34,6 +35,7 @@ function spec(inputKey: string, outputs: JobSpec['outputs'], extra: Partial<JobS
     outputPrefix: 'out/',
     notify: null,
     userData: 'echo me',
+    retryWindowSec: 1,
     ...extra,
   };
 }
@@ -144,5 +146,32 @@ describe('mediaJob', { timeout: 300_000 }, () => {
     assert.equal(notify?.error?.code, 'UrlNotAllowed');
     const thumb = await probeFile(objectPath(`out/${s.id}/thumb.png`));
     assert.deepEqual([thumb.streams[0]?.codec_name, thumb.streams[0]?.width, thumb.streams[0]?.height], ['png', 160, 120]);
+  });
+
+  test('the retry signal re-runs a failed probe once the input is fixed; after the window, retry is refused', async () => {
+    const junk = path.join(stack.dataDir, 'broken.mp4');
+    await fs.writeFile(junk, 'not a video');
+    await upload(junk, 'raw/fixme.mp4');
+    const s = spec('raw/fixme.mp4', [{ name: 'v', templateId: 'mp4-h264-360p', template: systemPresets['mp4-h264-360p']! }], { retryWindowSec: 600 });
+    const handle = await stack.client.workflow.start(WORKFLOW_TYPE, { workflowId: s.id, taskQueue: taskQueueFor(stack.config, 'default'), args: [s] });
+    for (;;) {
+      if ((await handle.query(stateQuery)).status === 'failed') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // The fix: the right file under the same key. Then the CLI's way to retry: the `retry` signal.
+    const good = path.join(stack.dataDir, 'good.mp4');
+    await makeClip(good, { width: 320, height: 240, durationSec: 1 });
+    await upload(good, 'raw/fixme.mp4');
+    await handle.signal(retrySignal);
+    const state = (await handle.result()) as JobState;
+    assert.equal(state.status, 'succeeded', JSON.stringify(state.error));
+    assert.deepEqual(state.tasks.map((t) => [t.id, t.status]), [['probe', 'succeeded'], ['notify', 'skipped'], ['transcode:v', 'succeeded'], ['snapshot:poster', 'succeeded']]);
+    assert.deepEqual(state.notifications.map((n) => n.event), ['job.failed', 'job.succeeded']);
+
+    // A job whose window (1 s here) has passed is closed: the API's retry answers 409.
+    const closed = spec('raw/notes.mp4', []);
+    const failed = await run(closed);
+    assert.equal(failed.status, 'failed');
+    await assert.rejects(retryJob({ config: stack.config, client: stack.client, storage: stack.storage }, closed.id), (err: MediaflowError) => err.code === 'Conflict');
   });
 });
