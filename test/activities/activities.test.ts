@@ -58,7 +58,7 @@ async function transcodeTask(inputKey: string, jobId: string): Promise<Transcode
   const spec: JobSpec = {
     id: jobId, tenant: 'default', pipeline: 'default', createdAt: '2026-01-01T00:00:00.000Z', input: { key: inputKey },
     outputs: [{ name: 'v', templateId: 'mp4-h264-720p', template: systemPresets['mp4-h264-720p']! }],
-    snapshots: [], outputPrefix: '', notify: null, userData: null,
+    snapshots: [], outputPrefix: '', notify: null, userData: null, retryWindowSec: 60,
   };
   return planJob(spec, media).tasks[0] as TranscodeTask;
 }
