@@ -9,11 +9,15 @@ import type { FfmpegBinaries } from './ffmpeg-path';
 import { createProbe } from './probe';
 import { createRenderers, withHeartbeats } from './transcode';
 import { postJson } from '../storage/fetch-url';
+import type { Database } from '../db/database';
+import { createPipelineStore } from '../db/pipelines';
 
 export interface ActivityDeps {
   config: Config;
   storage: Storage;
   binaries: FfmpegBinaries;
+  /** Opened on first use: only jobs held by a paused pipeline need the database. */
+  db: () => Promise<Database>;
   /** Scratch space for this worker; nothing in it is needed by any other worker. */
   workDir: string;
 }
@@ -85,6 +89,13 @@ export function createActivities(deps: ActivityDeps) {
     },
     async snapshot(input: SnapshotInput): Promise<Attempted<SnapshotState>> {
       return coded(async () => ({ value: await render.snapshot(input.inputKey, input.task), attempt: Context.current().info.attempt }));
+    },
+    /** Whether a job held by its pipeline may go; a deleted pipeline holds nothing. */
+    async pipelineState(input: { tenant: string; pipeline: string }): Promise<'active' | 'paused'> {
+      return coded(async () => {
+        const p = await createPipelineStore(await deps.db()).get(input.tenant, input.pipeline);
+        return p?.state ?? 'active';
+      });
     },
     /** Removes a canceled job's outputs; already-absent keys are fine (a retried cleanup). */
     async removeObjects(keys: string[]): Promise<void> {

@@ -62,7 +62,7 @@ export function createRenderers(deps: ActivityDeps) {
 
   async function transcode(inputKey: string, task: TranscodeTask): Promise<OutputState> {
     return withLocalInput(deps, inputKey, (input) =>
-      withScratch(deps, task.container, async (scratch, report, signal) => {
+      withScratch(deps, task.container === 'fmp4' ? 'mp4' : task.container, async (scratch, report, signal) => {
         await runFfmpeg({
           binary: binaries.ffmpeg,
           args: transcodeArgs(task, input, scratch, limits),
@@ -97,24 +97,30 @@ export function createRenderers(deps: ActivityDeps) {
     );
   }
 
+  /** Single-frame snapshots; several frames and sprites are the media engine's next step. */
   async function snapshot(inputKey: string, task: SnapshotTask): Promise<SnapshotState> {
+    const time = task.times[0];
+    const key = task.keys[0];
+    if (task.times.length !== 1 || task.sprite || time === undefined || key === undefined) {
+      throw new MediaflowError('UnsupportedOutput', `snapshot "${task.name}": several frames and sprites are not supported by this version`);
+    }
     return withLocalInput(deps, inputKey, (input) =>
       withScratch(deps, task.format, async (scratch, report, signal) => {
         await runFfmpeg({
           binary: binaries.ffmpeg,
-          args: snapshotArgs(task, input, scratch),
+          args: snapshotArgs(task, time, input, scratch),
           durationSec: 0,
           signal,
-          timeoutMs: ffmpegTimeoutMs(task.timeSec),
+          timeoutMs: ffmpegTimeoutMs(time),
           stallMs: config.FFMPEG_STALL_SEC * 1000,
         });
         const size = await fs.stat(scratch).then((s) => s.size, () => 0);
         if (size === 0) {
-          throw new MediaflowError('OutputNotPossible', `snapshot "${task.name}": no frame could be decoded at ${task.timeSec} s`);
+          throw new MediaflowError('OutputNotPossible', `snapshot "${task.name}": no frame could be decoded at ${time} s`);
         }
-        await storage.putFile(task.outputKey, scratch);
+        await storage.putFile(key, scratch);
         report(1);
-        return { name: task.name, keys: [task.outputKey] };
+        return { name: task.name, keys: [key] };
       }),
     );
   }

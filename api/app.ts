@@ -3,15 +3,21 @@ import { Hono } from 'hono';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../model/config';
 import type { Storage } from '../storage/storage';
+import type { PipelineStore } from '../db/pipelines';
+import type { TemplateStore } from '../db/templates';
 import { problemForError, problemOf, sendProblem } from './problem';
 import { jobRoutes } from './routes/jobs';
 import { objectRoutes } from './routes/objects';
+import { pipelineRoutes } from './routes/pipelines';
+import { templateRoutes } from './routes/templates';
 import { serviceRoutes } from './routes/service';
 
 export interface AppDeps {
   config: Config;
   client: Client;
   storage: Storage;
+  templates: TemplateStore;
+  pipelines: PipelineStore;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -24,6 +30,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', serviceRoutes(deps));
   app.route('/v1/objects', objectRoutes(deps));
   app.route('/v1/jobs', jobRoutes(deps));
+  app.route('/v1/templates', templateRoutes(deps));
+  app.route('/v1/pipelines', pipelineRoutes(deps));
   app.notFound((c) => sendProblem(c, problemOf('NotFound', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
     const problem = problemForError(err);

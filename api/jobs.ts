@@ -13,18 +13,20 @@ import { taskQueueFor } from '../model/config';
 import { MediaflowError, type FieldError } from '../model/errors';
 import type { JobSpec, JobSubmit, ResolvedOutput } from '../model/job';
 import { finalJobStatuses, type JobState, type JobStatus } from '../model/job-state';
-import { deepMerge, transcodeTemplateSchema } from '../model/templates';
-import { systemPresets } from '../media/presets';
+import { priorityKeyOf, type PipelineStore } from '../db/pipelines';
+import type { TemplateStore } from '../db/templates';
+import { resolveTemplates } from './resolve';
 import type { Storage } from '../storage/storage';
-import { retryUpdate, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../workflows/definitions';
+import { pipelineResumedSignal, retryUpdate, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../workflows/definitions';
 import type { mediaJob } from '../workflows/media-job';
-import { fieldErrors } from './body';
 import { problemError } from './problem';
 
 export interface JobsDeps {
   config: Config;
   client: Client;
   storage: Storage;
+  templates: TemplateStore;
+  pipelines: PipelineStore;
 }
 
 /** Memo kept on each workflow: enough to describe a job that no worker has picked up yet. */
@@ -65,30 +67,6 @@ export function temporalUiLink(config: Config, id: string): string {
   return `${config.TEMPORAL_UI_URL.replace(/\/$/, '')}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(id)}`;
 }
 
-/** Resolves each output's template now (system presets), merging and validating inline overrides. */
-function resolveOutputs(body: JobSubmit): ResolvedOutput[] {
-  const errors: FieldError[] = [];
-  const resolved: ResolvedOutput[] = [];
-  body.outputs.forEach((out, i) => {
-    const preset = systemPresets[out.template];
-    if (!preset) {
-      errors.push({ path: `outputs.${i}.template`, message: `unknown template "${out.template}"; known: ${Object.keys(systemPresets).join(', ')}` });
-      return;
-    }
-    const merged = transcodeTemplateSchema.safeParse(deepMerge(preset, out.overrides));
-    if (!merged.success) {
-      errors.push(...fieldErrors(merged.error.issues, ['outputs', i, 'overrides']));
-      return;
-    }
-    resolved.push({ name: out.name, templateId: out.template, template: merged.data });
-  });
-  if (errors.length) {
-    const unknown = errors.some((e) => e.path.endsWith('.template'));
-    throw problemError(unknown ? 'UnknownTemplate' : 'InvalidInput', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
-  }
-  return resolved;
-}
-
 /**
  * Validates what needs the outside world (pipeline, templates, input object) and starts the workflow.
  *
@@ -112,10 +90,11 @@ export async function submitJob(
     const earlier = await existingJob(deps, id, bodyHash);
     if (earlier) return earlier;
   }
-  if (body.pipeline !== 'default') {
+  const pipeline = await deps.pipelines.get(tenant, body.pipeline);
+  if (!pipeline) {
     throw problemError('InvalidInput', `unknown pipeline "${body.pipeline}"`, [{ path: 'pipeline', message: `unknown pipeline "${body.pipeline}"` }]);
   }
-  const outputs = resolveOutputs(body);
+  const { outputs, snapshots } = await resolveTemplates(deps.templates, tenant, body);
   if (!(await deps.storage.head(body.input.key))) {
     throw problemError('InputNotFound', `no object with key "${body.input.key}"; upload it first with PUT /v1/objects/{key}`, [
       { path: 'input.key', message: 'no such object' },
@@ -124,18 +103,21 @@ export async function submitJob(
   const spec: JobSpec = {
     id,
     tenant,
-    pipeline: body.pipeline,
+    pipeline: pipeline.id,
+    priorityKey: priorityKeyOf(pipeline.priority),
     createdAt: new Date().toISOString(),
     input: body.input,
     outputs,
-    snapshots: body.snapshots ?? null,
+    snapshots,
     outputPrefix: body.outputPrefix,
-    notify: body.notify ?? null,
+    // The job's own callback, else its pipeline's.
+    notify: body.notify ?? pipeline.notify,
     userData: body.userData ?? null,
     retryWindowSec: deps.config.JOB_RETRY_WINDOW_SEC,
+    waitForPipeline: pipeline.state === 'paused',
   };
   const memo: JobMemo = { createdAt: spec.createdAt, pipeline: spec.pipeline, inputKey: spec.input.key, userData: spec.userData, ...(bodyHash ? { bodyHash } : {}) };
-  const names = [...outputs.map((o) => o.name), ...(body.snapshots ?? [{ name: 'poster' }]).map((s) => s.name)];
+  const names = [...outputs.map((o) => o.name), ...(snapshots ?? [{ name: 'poster' }]).map((s) => s.name)];
   try {
     await rpc(deps, () =>
       deps.client.workflow.start<typeof mediaJob>(WORKFLOW_TYPE, {
@@ -144,6 +126,7 @@ export async function submitJob(
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         taskQueue: taskQueueFor(deps.config, spec.pipeline),
+        priority: { priorityKey: spec.priorityKey },
         args: [spec],
         memo: memo as unknown as Record<string, unknown>,
         typedSearchAttributes: [
@@ -297,4 +280,21 @@ export async function getJob(deps: JobsDeps, id: string): Promise<JobState> {
     // No worker has answered (none running, or all busy): say what the description knows.
     return stateFromDescription(id, d);
   }
+}
+
+/**
+ * Wakes the jobs a paused pipeline held in `queued` (they also re-check on their own every
+ * 30 s, so a job this misses is only late, never stuck). Returns how many were signalled.
+ *
+ * @example await releasePipeline(deps, 'default', 'batch')
+ */
+export async function releasePipeline(deps: JobsDeps, tenant: string, pipeline: string): Promise<number> {
+  const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  const query = `WorkflowType = ${quote(WORKFLOW_TYPE)} AND ExecutionStatus = 'Running' AND MediaPipeline = ${quote(pipeline)} AND MediaTenant = ${quote(tenant)} AND MediaJobStatus = 'queued'`;
+  let released = 0;
+  for await (const wf of deps.client.workflow.list({ query })) {
+    await deps.client.workflow.getHandle(wf.workflowId).signal(pipelineResumedSignal).catch(() => undefined);
+    released += 1;
+  }
+  return released;
 }

@@ -5,6 +5,9 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../model/config';
 import { createLocalStorage } from '../storage/local';
 import { createApp } from './app';
+import { openDatabase, type Database } from '../db/database';
+import { createPipelineStore } from '../db/pipelines';
+import { createTemplateStore } from '../db/templates';
 
 export interface RunningApi {
   url: string;
@@ -14,11 +17,13 @@ export interface RunningApi {
 /**
  * @example const api = await startApi(loadConfig()); console.log(api.url)
  */
-export async function startApi(config: Config): Promise<RunningApi> {
+export async function startApi(config: Config, options: { db?: Database } = {}): Promise<RunningApi> {
   const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const storage = await createLocalStorage(config.dataDir);
-  const app = createApp({ config, client, storage });
+  // The embedded database belongs to one process: `npm run dev` shares it with its worker.
+  const db = options.db ?? (await openDatabase(config));
+  const app = createApp({ config, client, storage, templates: createTemplateStore(db), pipelines: createPipelineStore(db) });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
   });
@@ -32,6 +37,7 @@ export async function startApi(config: Config): Promise<RunningApi> {
       (server as import("node:http").Server).closeIdleConnections?.();
       await closed;
       await connection.close();
+      if (!options.db) await db.close();
     },
   };
 }

@@ -1,19 +1,29 @@
 /**
- * The planner: job spec + probe result → tasks with exact encoding parameters.
- * Pure and deterministic; the workflow calls it, the unit tests table-drive it.
+ * The planner: job spec (templates resolved) + probe result → tasks with exact encoding
+ * parameters. Pure and deterministic; the workflow calls it, the unit tests table-drive it.
  */
-import type { JobSpec, ResolvedOutput, JobSnapshotRequest } from '../model/job';
+import type { JobSpec, ResolvedOutput, ResolvedSnapshot, ResolvedWatermark } from '../model/job';
 import type { JobError, MediaInfo } from '../model/job-state';
+import type { AudioCodec, Container, TranscodeTemplate, VideoCodec } from '../model/templates';
 import { outputKey } from '../storage/keys';
 
+export type FitMode = 'keep' | 'pad' | 'crop' | 'stretch';
+
 export interface VideoPlan {
-  codec: 'h264';
-  profile: 'baseline' | 'main' | 'high';
+  codec: VideoCodec;
+  profile: string;
+  level: string | null;
   preset: string;
+  pixFmt: 'yuv420p' | 'yuv420p10le';
+  /** The scale step's size; equals width × height except for pad and crop. */
+  scaleWidth: number;
+  scaleHeight: number;
+  /** The output frame size. */
   width: number;
   height: number;
-  /** Output frame rate when the source's must be lowered; null keeps the source rate. */
-  fps: number | null;
+  fit: FitMode;
+  /** Constant output frame rate: the source's (VFR normalised) or the template's cap, never higher. */
+  fps: number;
   gopFrames: number;
   crf: number | null;
   bitrateKbps: number | null;
@@ -22,36 +32,83 @@ export interface VideoPlan {
 }
 
 export interface AudioPlan {
-  codec: 'aac';
+  codec: AudioCodec;
+  /** Which audio stream of the input (0: the first, or the default-flagged one when ffprobe says so). */
+  streamIndex: number;
   bitrateKbps: number;
   sampleRate: number;
   channels: number;
+  loudnorm: boolean;
+}
+
+export interface WatermarkPlan {
+  /** The watermark task that prepares the overlay asset. */
+  taskId: string;
+  assetKey: string;
+  position: 'TL' | 'TR' | 'BL' | 'BR' | 'center';
+  dx: number;
+  dy: number;
+  widthPx: number;
+  opacity: number;
+  startSec: number;
+  endSec: number | null;
 }
 
 export interface TranscodeTask {
   id: string;
   kind: 'transcode';
   name: string;
+  /** The file this task writes (for a streaming rung: that rung's file inside the presentation folder). */
   outputKey: string;
-  container: 'mp4';
+  container: Exclude<Container, 'hls' | 'dash'> | 'fmp4';
   video: VideoPlan | null;
   audio: AudioPlan | null;
+  clip: { startSec: number; durationSec: number } | null;
   /** Expected output duration, for progress and time limits. */
   durationSec: number;
+  watermarks: WatermarkPlan[];
+  /** Set for the rungs of an HLS/DASH output. */
+  rung: { output: string; name: string; segmentSec: number } | null;
+}
+
+export interface PackageTask {
+  id: string;
+  kind: 'package';
+  name: string;
+  format: 'hls' | 'dash';
+  /** master.m3u8 or manifest.mpd. */
+  outputKey: string;
+  segmentSec: number;
+  /** Rung transcode task ids, highest first; packaging waits for all of them. */
+  rungTaskIds: string[];
 }
 
 export interface SnapshotTask {
   id: string;
   kind: 'snapshot';
   name: string;
-  outputKey: string;
-  format: 'jpg' | 'png';
-  timeSec: number;
+  format: 'jpg' | 'png' | 'webp';
+  /** Seconds into the input, one frame each. */
+  times: number[];
   width: number;
   height: number;
+  /** One key per frame, or the sprite sheet and its WebVTT track. */
+  keys: string[];
+  sprite: { columns: number; rows: number; imageKey: string; vttKey: string } | null;
+  /** What the planner changed, and why (a time past the end, frames capped). */
+  adjustments: string[];
 }
 
-export type MediaTask = TranscodeTask | SnapshotTask;
+export interface WatermarkTask {
+  id: string;
+  kind: 'watermark';
+  source: { image: { key: string } } | { text: { content: string; color: string } };
+  assetKey: string;
+  /** The widest use across outputs: text renders at this width, images are checked against it. */
+  widthPx: number;
+}
+
+export type MediaTask = TranscodeTask | PackageTask | SnapshotTask | WatermarkTask;
 
 /** A task the planner could not make, with the reason; the job reports it as a failed task. */
 export interface RefusedTask {
@@ -65,8 +122,13 @@ export interface Plan {
   refused: RefusedTask[];
 }
 
-const DEFAULT_CRF = 23;
 const FALLBACK_FPS = 30;
+const MAX_SNAPSHOT_FRAMES = 1000;
+const DEFAULT_SEGMENT_SEC = 6;
+const defaultAudioKbps: Record<AudioCodec, number> = { aac: 128, mp3: 128, opus: 96 };
+const defaultCrf: Record<VideoCodec, number> = { h264: 23, h265: 28, vp9: 33, av1: 35 };
+/** libopus takes these rates only; anything else is resampled to 48 kHz. */
+const opusRates = new Set([48000, 24000, 16000]);
 
 /** Rounds to the nearest even number, at least 2: 4:2:0 chroma needs even sizes. */
 export function even(n: number): number {
@@ -81,121 +143,299 @@ export function displaySize(media: MediaInfo): { width: number; height: number }
   return v.rotation === 90 || v.rotation === 270 ? { width: v.height, height: width } : { width, height: v.height };
 }
 
-/** Fits the display size into the template's box, keeping the aspect ratio. */
-export function fitSize(
-  display: { width: number; height: number },
-  box: { width?: number | undefined; height?: number | undefined },
-  noUpscale: boolean,
-): { width: number; height: number } {
-  const scales = [
+type Box = { width?: number | undefined; height?: number | undefined };
+type Size = { width: number; height: number };
+
+/** Fits the display size into the box keeping the aspect ratio (`keep`). */
+export function fitSize(display: Size, box: Box, noUpscale: boolean): Size {
+  let scale = Math.min(
     box.width !== undefined ? box.width / display.width : Infinity,
     box.height !== undefined ? box.height / display.height : Infinity,
-  ];
-  let scale = Math.min(...scales);
+  );
   if (!Number.isFinite(scale)) scale = 1;
   if (noUpscale) scale = Math.min(scale, 1);
   return { width: even(display.width * scale), height: even(display.height * scale) };
+}
+
+/** The scale step and the final frame for each aspect mode. pad/crop/stretch need both box sides. */
+export function frameFor(display: Size, box: Box, fit: FitMode, noUpscale: boolean): { scale: Size; frame: Size; fit: FitMode } {
+  if (fit === 'keep' || box.width === undefined || box.height === undefined) {
+    const s = fitSize(display, box, noUpscale);
+    return { scale: s, frame: s, fit: 'keep' };
+  }
+  const bw = box.width;
+  const bh = box.height;
+  if (fit === 'pad') {
+    const inner = fitSize(display, box, noUpscale);
+    return { scale: inner, frame: { width: even(bw), height: even(bh) }, fit };
+  }
+  if (fit === 'crop') {
+    let scale = Math.max(bw / display.width, bh / display.height);
+    if (noUpscale) scale = Math.min(scale, 1);
+    const scaled = { width: even(display.width * scale), height: even(display.height * scale) };
+    return { scale: scaled, frame: { width: even(Math.min(bw, scaled.width)), height: even(Math.min(bh, scaled.height)) }, fit };
+  }
+  const stretched = noUpscale
+    ? { width: even(Math.min(bw, display.width)), height: even(Math.min(bh, display.height)) }
+    : { width: even(bw), height: even(bh) };
+  return { scale: stretched, frame: stretched, fit };
 }
 
 function refuse(id: string, kind: MediaTask['kind'], message: string): RefusedTask {
   return { id, kind, error: { code: 'OutputNotPossible', message, retryable: false } };
 }
 
-function planTranscode(spec: JobSpec, out: ResolvedOutput, media: MediaInfo): TranscodeTask | RefusedTask {
-  const id = `transcode:${out.name}`;
-  const t = out.template;
-  const display = displaySize(media);
-  if (t.video && !display) {
-    return refuse(id, 'transcode', `output "${out.name}" needs video, and the input has none (audio only)`);
-  }
-  const hasAudioIn = media.audio.length > 0;
-  if (!t.audio && !display) {
-    return refuse(id, 'transcode', `output "${out.name}" has no audio settings and the input has no video`);
-  }
-  let video: VideoPlan | null = null;
-  if (t.video && display) {
-    const size = fitSize(display, t.video, t.transConfig?.noUpscale ?? true);
-    const srcFps = media.video?.fps || FALLBACK_FPS;
-    // Never raise the frame rate: a template's fps is a ceiling.
-    const fps = t.video.fps !== undefined && t.video.fps < srcFps ? t.video.fps : null;
-    const outFps = fps ?? srcFps;
-    const rateControlled = t.video.bitrateKbps !== undefined;
-    video = {
-      codec: 'h264',
-      profile: t.video.profile ?? 'high',
-      preset: t.video.preset ?? 'veryfast',
-      width: size.width,
-      height: size.height,
-      fps,
-      gopFrames: Math.max(1, Math.round((t.video.gopSec ?? 2) * outFps)),
-      crf: rateControlled ? null : (t.video.crf ?? DEFAULT_CRF),
-      bitrateKbps: t.video.bitrateKbps ?? null,
-      maxrateKbps: t.video.maxrateKbps ?? null,
-      bufsizeKbps: t.video.bufsizeKbps ?? (t.video.maxrateKbps ? t.video.maxrateKbps * 2 : null),
-    };
-  }
-  // An input without audio gives an output without audio: no fake silent track.
-  const firstAudio = media.audio[0];
-  const audio: AudioPlan | null =
-    t.audio && hasAudioIn && firstAudio
-      ? {
-          codec: 'aac',
-          bitrateKbps: t.audio.bitrateKbps ?? 128,
-          sampleRate: t.audio.sampleRate ?? 48000,
-          channels: Math.max(1, Math.min(t.audio.channels ?? 2, firstAudio.channels || 2)),
-        }
-      : null;
-  if (!video && !audio) {
-    return refuse(id, 'transcode', `output "${out.name}" is audio only, and the input has no audio`);
-  }
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+/** Source rate, averaged (VFR sources get their average as the constant output rate). */
+function sourceFps(media: MediaInfo): number {
+  const fps = media.video?.fps ?? 0;
+  return fps > 0 && fps <= 240 ? fps : FALLBACK_FPS;
+}
+
+function defaultProfile(codec: VideoCodec, tenBit: boolean): string {
+  if (codec === 'h264') return 'high';
+  if (codec === 'h265') return tenBit ? 'main10' : 'main';
+  if (codec === 'vp9') return tenBit ? '2' : '0';
+  return 'main';
+}
+
+interface VideoBox extends Box {
+  bitrateKbps?: number | undefined;
+  maxrateKbps?: number | undefined;
+  bufsizeKbps?: number | undefined;
+  crf?: number | undefined;
+}
+
+function planVideo(t: TranscodeTemplate, display: Size, media: MediaInfo, box: VideoBox, gopSec: number): VideoPlan {
+  const v = t.video!;
+  const { scale, frame, fit } = frameFor(display, box, t.transConfig?.aspect ?? 'keep', t.transConfig?.noUpscale ?? true);
+  const src = sourceFps(media);
+  // Never raise the frame rate: a template's fps is a ceiling.
+  const fps = round3(v.fps !== undefined && v.fps < src ? v.fps : src);
+  const pixFmt = v.pixFmt ?? 'yuv420p';
+  const bitrate = box.bitrateKbps ?? null;
+  const maxrate = box.maxrateKbps ?? null;
   return {
-    id,
-    kind: 'transcode',
-    name: out.name,
-    outputKey: outputKey(spec.outputPrefix, spec.id, out.name, t.container),
-    container: t.container,
-    video,
-    audio,
-    durationSec: media.durationSec,
+    codec: v.codec,
+    profile: v.profile ?? defaultProfile(v.codec, pixFmt === 'yuv420p10le'),
+    level: v.level ?? null,
+    preset: v.preset ?? 'veryfast',
+    pixFmt,
+    scaleWidth: scale.width,
+    scaleHeight: scale.height,
+    width: frame.width,
+    height: frame.height,
+    fit,
+    fps,
+    gopFrames: Math.max(1, Math.round(gopSec * fps)),
+    crf: bitrate !== null ? null : (box.crf ?? defaultCrf[v.codec]),
+    bitrateKbps: bitrate,
+    maxrateKbps: maxrate,
+    bufsizeKbps: box.bufsizeKbps ?? (maxrate !== null ? maxrate * 2 : null),
   };
+}
+
+function planAudio(t: TranscodeTemplate, media: MediaInfo): AudioPlan | null {
+  const a = t.audio;
+  const first = media.audio[0];
+  // An input without audio gives an output without audio: no fake silent track.
+  if (!a || !first) return null;
+  const rate = a.sampleRate ?? 48000;
+  return {
+    codec: a.codec,
+    streamIndex: 0,
+    bitrateKbps: a.bitrateKbps ?? defaultAudioKbps[a.codec],
+    sampleRate: a.codec === 'opus' && !opusRates.has(rate) ? 48000 : rate,
+    channels: Math.max(1, Math.min(a.channels ?? 2, first.channels || 2)),
+    loudnorm: a.loudnorm ?? false,
+  };
+}
+
+/** Checks a clip against the input; null when the output takes the whole input. */
+function planClip(out: ResolvedOutput, media: MediaInfo): { startSec: number; durationSec: number } | string | null {
+  if (!out.clip) return null;
+  const { start, duration } = out.clip;
+  if (start >= media.durationSec) return `the clip starts at ${start} s, at or after the end of the input (${media.durationSec} s)`;
+  const rest = media.durationSec - start;
+  return { startSec: round3(start), durationSec: round3(duration === null ? rest : Math.min(duration, rest)) };
+}
+
+function planWatermarks(out: ResolvedOutput, frameWidth: number, ids: Map<string, string>, prefix: string): WatermarkPlan[] {
+  return out.watermarks.map((w) => {
+    const taskId = ids.get(watermarkIdentity(w))!;
+    const s = w.settings;
+    const start = s.startSec ?? 0;
+    return {
+      taskId,
+      assetKey: `${prefix}watermarks/${taskId.slice('watermark:'.length)}.png`,
+      position: s.position ?? 'BR',
+      dx: s.dx ?? 16,
+      dy: s.dy ?? 16,
+      widthPx: even(frameWidth * (s.widthRel ?? 0.15)),
+      opacity: s.opacity ?? 1,
+      startSec: start,
+      endSec: s.durationSec !== undefined ? round3(start + s.durationSec) : null,
+    };
+  });
+}
+
+/** Two uses of the same image or text share one prepared asset. */
+function watermarkIdentity(w: ResolvedWatermark): string {
+  return JSON.stringify(w.settings.image ?? w.settings.text);
+}
+
+interface Context {
+  spec: JobSpec;
+  media: MediaInfo;
+  display: Size | null;
+  /** `{outputPrefix}{jobId}/` */
+  prefix: string;
+  watermarkIds: Map<string, string>;
+}
+
+function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | PackageTask | RefusedTask)[] {
+  const { spec, media, display, prefix } = ctx;
+  const t = out.template;
+  const id = `transcode:${out.name}`;
+  if (t.video && !display) return [refuse(id, 'transcode', `output "${out.name}" needs video, and the input has none (audio only)`)];
+  const clip = planClip(out, media);
+  if (typeof clip === 'string') return [refuse(id, 'transcode', `output "${out.name}": ${clip}`)];
+  const audio = planAudio(t, media);
+  const durationSec = clip?.durationSec ?? media.durationSec;
+
+  if (t.container === 'hls' || t.container === 'dash') {
+    const ladder = t.ladder!;
+    let segmentSec = ladder.segmentSec ?? DEFAULT_SEGMENT_SEC;
+    // Keyframes must fall on segment boundaries: the GOP divides the segment evenly.
+    const gopSec = segmentSec / Math.max(1, Math.ceil(segmentSec / (t.video?.gopSec ?? 2)));
+    segmentSec = round3(segmentSec);
+    const seen = new Set<string>();
+    const rungs: TranscodeTask[] = [];
+    for (const r of ladder.rungs) {
+      const video = planVideo(t, display!, media, { ...r }, gopSec);
+      const size = `${video.width}x${video.height}`;
+      const wouldUpscale = (t.transConfig?.noUpscale ?? true) && rungs.length > 0 && seen.has(size);
+      // Rungs that collapse onto the same size (small sources) add nothing: keep the first.
+      if (wouldUpscale || seen.has(size)) continue;
+      seen.add(size);
+      rungs.push({
+        id: `transcode:${out.name}/${r.name}`,
+        kind: 'transcode',
+        name: `${out.name}/${r.name}`,
+        outputKey: `${prefix}${out.name}/${r.name}.mp4`,
+        container: 'fmp4',
+        video,
+        audio,
+        clip,
+        durationSec,
+        watermarks: planWatermarks(out, video.width, ctx.watermarkIds, prefix),
+        rung: { output: out.name, name: r.name, segmentSec },
+      });
+    }
+    const pkg: PackageTask = {
+      id: `package:${out.name}`,
+      kind: 'package',
+      name: out.name,
+      format: t.container,
+      outputKey: `${prefix}${out.name}/${t.container === 'hls' ? 'master.m3u8' : 'manifest.mpd'}`,
+      segmentSec,
+      rungTaskIds: rungs.map((r) => r.id),
+    };
+    return [...rungs, pkg];
+  }
+
+  const video = t.video && display ? planVideo(t, display, media, t.video, t.video.gopSec ?? 2) : null;
+  if (!video && !audio) {
+    return [refuse(id, 'transcode', `output "${out.name}" is audio only, and the input has no audio`)];
+  }
+  return [
+    {
+      id,
+      kind: 'transcode',
+      name: out.name,
+      outputKey: outputKey(spec.outputPrefix, spec.id, out.name, t.container),
+      container: t.container,
+      video,
+      audio,
+      clip,
+      durationSec,
+      watermarks: video ? planWatermarks(out, video.width, ctx.watermarkIds, prefix) : [],
+      rung: null,
+    },
+  ];
 }
 
 /** The poster a job gets when it asks for no snapshots: 10 % in (title cards are often black), at most 10 s. */
-export function defaultSnapshots(media: MediaInfo): JobSnapshotRequest[] {
+export function defaultSnapshots(media: MediaInfo): ResolvedSnapshot[] {
   if (!media.video) return [];
-  return [{ name: 'poster', time: Math.min(media.durationSec * 0.1, 10), format: 'jpg' }];
+  return [{ name: 'poster', templateId: null, settings: { time: round3(Math.min(media.durationSec * 0.1, 10)), format: 'jpg' } }];
 }
 
-function planSnapshot(spec: JobSpec, snap: JobSnapshotRequest, media: MediaInfo): SnapshotTask | RefusedTask {
+function planSnapshot(ctx: Context, snap: ResolvedSnapshot): SnapshotTask | RefusedTask {
+  const { media, display, prefix } = ctx;
   const id = `snapshot:${snap.name}`;
-  const display = displaySize(media);
+  const s = snap.settings;
   if (!display) return refuse(id, 'snapshot', `snapshot "${snap.name}" needs video, and the input has none`);
-  const size = fitSize(display, { width: snap.width }, true);
-  // A time past the end is clamped to just before the last frame, where there is still a picture.
-  const frame = 1 / (media.video?.fps || FALLBACK_FPS);
-  const last = Math.max(0, media.durationSec - 2 * frame);
-  return {
-    id,
-    kind: 'snapshot',
-    name: snap.name,
-    outputKey: outputKey(spec.outputPrefix, spec.id, snap.name, snap.format),
-    format: snap.format,
-    timeSec: Math.round(Math.min(snap.time, last) * 1000) / 1000,
-    width: size.width,
-    height: size.height,
-  };
+  const format = s.format ?? 'jpg';
+  const size = fitSize(display, { width: s.width, height: s.height }, true);
+  const adjustments: string[] = [];
+  // The last moment that still has a picture: two frames before the end.
+  const last = round3(Math.max(0, media.durationSec - 2 / sourceFps(media)));
+  let times: number[];
+  if (s.time !== undefined) {
+    if (s.time > last) adjustments.push(`time ${s.time} s is past the last frame; using ${last} s`);
+    times = [round3(Math.min(s.time, last))];
+  } else if (s.interval !== undefined) {
+    const n = Math.floor(last / s.interval) + 1;
+    if (n > MAX_SNAPSHOT_FRAMES) {
+      return refuse(id, 'snapshot', `an interval of ${s.interval} s gives ${n} frames over ${media.durationSec} s, more than ${MAX_SNAPSHOT_FRAMES}`);
+    }
+    times = Array.from({ length: n }, (_, i) => round3(i * s.interval!));
+  } else {
+    const n = s.count!;
+    // Evenly spaced, each in the middle of its share of the timeline.
+    times = Array.from({ length: n }, (_, i) => round3(Math.min(last, (media.durationSec * (i + 0.5)) / n)));
+  }
+  let sprite: SnapshotTask['sprite'] = null;
+  let keys: string[];
+  if (s.sprite) {
+    const columns = Math.min(s.sprite.columns, times.length);
+    const rows = s.sprite.rows ?? Math.ceil(times.length / columns);
+    if (times.length > columns * rows) {
+      adjustments.push(`${times.length} frames do not fit ${columns}x${rows}; keeping the first ${columns * rows}`);
+      times = times.slice(0, columns * rows);
+    }
+    sprite = { columns, rows, imageKey: `${prefix}${snap.name}.${format}`, vttKey: `${prefix}${snap.name}.vtt` };
+    keys = [sprite.imageKey, sprite.vttKey];
+  } else if (times.length === 1) {
+    keys = [`${prefix}${snap.name}.${format}`];
+  } else {
+    keys = times.map((_, i) => `${prefix}${snap.name}/${String(i + 1).padStart(5, '0')}.${format}`);
+  }
+  return { id, kind: 'snapshot', name: snap.name, format, times, width: size.width, height: size.height, keys, sprite, adjustments };
 }
 
 /**
- * Plans every output and snapshot of a job; what cannot be made is refused with a reason,
- * and the rest still runs.
+ * Plans every output, snapshot and watermark of a job; what cannot be made is refused with a
+ * reason, and the rest still runs.
  *
  * @example const { tasks, refused } = planJob(spec, mediaInfo)
  */
 export function planJob(spec: JobSpec, media: MediaInfo): Plan {
+  const ctx: Context = { spec, media, display: displaySize(media), prefix: `${spec.outputPrefix}${spec.id}/`, watermarkIds: new Map() };
+  const watermarkTasks: WatermarkTask[] = [];
+  for (const out of spec.outputs) {
+    for (const w of out.watermarks) {
+      const identity = watermarkIdentity(w);
+      if (!ctx.watermarkIds.has(identity)) ctx.watermarkIds.set(identity, `watermark:${ctx.watermarkIds.size + 1}`);
+    }
+  }
   const planned = [
-    ...spec.outputs.map((o) => planTranscode(spec, o, media)),
-    ...(spec.snapshots ?? defaultSnapshots(media)).map((s) => planSnapshot(spec, s, media)),
+    ...spec.outputs.flatMap((o) => planTranscode(ctx, o)),
+    ...(spec.snapshots ?? defaultSnapshots(media)).map((s) => planSnapshot(ctx, s)),
   ];
   const tasks: MediaTask[] = [];
   const refused: RefusedTask[] = [];
@@ -203,5 +443,18 @@ export function planJob(spec: JobSpec, media: MediaInfo): Plan {
     if ('error' in p) refused.push(p);
     else tasks.push(p);
   }
-  return { tasks, refused };
+  // One watermark task per distinct image/text actually used, sized for its widest use.
+  for (const [identity, id] of ctx.watermarkIds) {
+    const uses = tasks.flatMap((t) => (t.kind === 'transcode' ? t.watermarks.filter((w) => w.taskId === id) : []));
+    if (!uses.length) continue;
+    const source = JSON.parse(identity) as { key: string } | { content: string; color?: string };
+    watermarkTasks.push({
+      id,
+      kind: 'watermark',
+      source: 'key' in source ? { image: { key: source.key } } : { text: { content: source.content, color: source.color ?? '#ffffff' } },
+      assetKey: uses[0]!.assetKey,
+      widthPx: Math.max(...uses.map((u) => u.widthPx)),
+    });
+  }
+  return { tasks: [...watermarkTasks, ...tasks], refused };
 }

@@ -10,6 +10,8 @@ export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   DATA_DIR: z.string().min(1).default('./.data'),
+  /** PostgreSQL for templates and pipelines; unset: the embedded database in DATA_DIR/db. */
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional(),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: port.default(3000),
   TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),

@@ -27,6 +27,7 @@ export const errorCodes = {
   InputTooLarge: { status: 422, title: 'The input exceeds the configured limits', retryable: false },
   InputMissing: { status: 422, title: 'The input object is gone', retryable: false },
   OutputNotPossible: { status: 422, title: 'This output cannot be made from this input', retryable: false },
+  UnsupportedOutput: { status: 400, title: 'This kind of output is not supported by this version', retryable: false },
   EncodeFailed: { status: 500, title: 'The encoder failed', retryable: true },
   EncodeStalled: { status: 500, title: 'The encoder stopped making progress', retryable: true },
   EncodeTimeout: { status: 500, title: 'The encoder ran past its time limit', retryable: true },

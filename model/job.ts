@@ -1,7 +1,15 @@
 /** The job submission schema (API input) and the resolved spec a workflow runs from. */
 import { z } from 'zod';
 import { keyProblem } from '../storage/keys';
-import { templateId, transcodeOverridesSchema, type TranscodeTemplate } from './templates';
+import {
+  snapshotOverrideFields,
+  templateId,
+  transcodeOverridesSchema,
+  watermarkOverrideFields,
+  type SnapshotSettings,
+  type TranscodeTemplate,
+  type WatermarkSettings,
+} from './templates';
 
 export const MAX_USER_DATA_BYTES = 1024;
 
@@ -28,20 +36,20 @@ const httpUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
   .max(2048);
 
+/** A watermark on an output: a watermark template, inline settings, or a template with inline overrides. */
+export const jobWatermarkSchema = z.strictObject({ template: templateId.optional(), ...watermarkOverrideFields });
+
 export const jobOutputSchema = z.strictObject({
   name,
   template: templateId,
   overrides: transcodeOverridesSchema.optional(),
+  /** Only this part of the input: from `start` seconds, for `duration` seconds (default: to the end). */
+  clip: z.strictObject({ start: z.number().min(0), duration: z.number().positive().optional() }).optional(),
+  watermarks: z.array(jobWatermarkSchema).max(4).optional(),
 });
 
-export const jobSnapshotSchema = z.strictObject({
-  name,
-  /** Seconds into the input; clamped to the last frame when past the end. */
-  time: z.number().min(0).max(7 * 24 * 3600),
-  format: z.enum(['jpg', 'png']).default('jpg'),
-  /** Width in pixels; the height follows the display aspect ratio. Never upscaled. */
-  width: z.number().int().min(16).max(7680).optional(),
-});
+/** A snapshot: a snapshot template, inline settings (time | interval | count, format, size, sprite), or both. */
+export const jobSnapshotSchema = z.strictObject({ name, template: templateId.optional(), ...snapshotOverrideFields });
 
 /** POST /v1/jobs body. */
 export const jobSubmitSchema = z
@@ -78,11 +86,26 @@ export const jobSubmitSchema = z
 export type JobSubmit = z.infer<typeof jobSubmitSchema>;
 export type JobSnapshotRequest = z.infer<typeof jobSnapshotSchema>;
 
+/** A watermark with its template merged in and validated. */
+export interface ResolvedWatermark {
+  templateId: string | null;
+  settings: WatermarkSettings;
+}
+
 /** An output with its template resolved at submission: editing the template later changes nothing. */
 export interface ResolvedOutput {
   name: string;
   templateId: string;
   template: TranscodeTemplate;
+  clip: { start: number; duration: number | null } | null;
+  watermarks: ResolvedWatermark[];
+}
+
+/** A snapshot with its template merged in and validated (exactly one of time, interval, count). */
+export interface ResolvedSnapshot {
+  name: string;
+  templateId: string | null;
+  settings: SnapshotSettings;
 }
 
 /** What the mediaJob workflow runs from: everything resolved, nothing looked up later. */
@@ -90,13 +113,18 @@ export interface JobSpec {
   id: string;
   tenant: string;
   pipeline: string;
+  /** The pipeline's Temporal priority at submission (1 first … 5 last). */
+  priorityKey: number;
   createdAt: string;
   input: { key: string };
   outputs: ResolvedOutput[];
-  snapshots: JobSnapshotRequest[] | null;
+  /** null: the default poster. */
+  snapshots: ResolvedSnapshot[] | null;
   outputPrefix: string;
   notify: { url: string } | null;
   userData: string | null;
   /** How long a failed job stays open for a retry before its workflow closes. */
   retryWindowSec: number;
+  /** The pipeline was paused at submission: wait in `queued` until it is active. */
+  waitForPipeline: boolean;
 }

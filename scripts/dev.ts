@@ -9,6 +9,7 @@ import { resolveFfmpeg } from '../activities/ffmpeg-path';
 import { startApi } from '../api/server';
 import { startWorker } from '../worker/main';
 import { startDevServer } from './temporal-cli';
+import { openDatabase } from '../db/database';
 
 const config = loadConfig({ ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' });
 await fs.mkdir(config.dataDir, { recursive: true });
@@ -23,8 +24,10 @@ const temporal = await startDevServer({
   dbFile: path.join(config.dataDir, 'temporal.sqlite'),
   namespace: config.TEMPORAL_NAMESPACE,
 });
-const worker = await startWorker(config);
-const api = await startApi(config);
+// One process, one embedded database: the worker and the API share it.
+const db = await openDatabase(config);
+const worker = await startWorker({ ...config, WORKER_PIPELINES: ['*'] }, { db });
+const api = await startApi(config, { db });
 
 console.log(`
 mediaflow is running (data in ${config.dataDir})
@@ -51,6 +54,7 @@ async function stop(signal: string): Promise<void> {
   console.log(`\n${signal}: stopping the API, the worker, then Temporal…`);
   await api.close();
   await worker.shutdown();
+  await db.close();
   await temporal.stop();
   console.log('stopped.');
   process.exit(0);

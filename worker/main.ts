@@ -7,6 +7,7 @@ import { resolveFfmpeg } from '../activities/ffmpeg-path';
 import { loadConfig, taskQueueFor, type Config } from '../model/config';
 import { createLocalStorage } from '../storage/local';
 import type { Storage } from '../storage/storage';
+import { openDatabase, type Database } from '../db/database';
 
 const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -27,8 +28,13 @@ function installRuntime(config: Config): void {
 export interface RunningWorker {
   /** Resolves when every worker has stopped. */
   done: Promise<void>;
+  /** The task queues polled now. */
+  queues(): string[];
   shutdown(): Promise<void>;
 }
+
+/** How often `WORKER_PIPELINES=*` looks for pipelines created since. */
+const PIPELINE_POLL_MS = 15_000;
 
 /**
  * Starts one Worker per pipeline in WORKER_PIPELINES on a shared connection.
@@ -37,38 +43,68 @@ export interface RunningWorker {
  */
 export async function startWorker(
   config: Config,
-  options: { bundle?: WorkflowBundle; storage?: Storage; connection?: NativeConnection } = {},
+  options: { bundle?: WorkflowBundle; storage?: Storage; connection?: NativeConnection; db?: Database } = {},
 ): Promise<RunningWorker> {
   installRuntime(config);
   const binaries = await resolveFfmpeg(config);
   const storage = options.storage ?? (await createLocalStorage(config.dataDir));
   const connection = options.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
   const workflowBundle = options.bundle ?? (await bundleWorkflows());
-  const activities = createActivities({ config, storage, binaries, workDir: path.join(config.dataDir, 'work') });
-  const workers = await Promise.all(
-    config.WORKER_PIPELINES.map((pipeline) =>
-      Worker.create({
-        connection,
-        namespace: config.TEMPORAL_NAMESPACE,
-        taskQueue: taskQueueFor(config, pipeline),
-        workflowBundle,
-        activities,
-        maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITY_CONCURRENCY,
-        // Heartbeats carry progress: send them at least every 2 s, not the SDK's default 30 s.
-        maxHeartbeatThrottleInterval: '2s',
-        defaultHeartbeatThrottleInterval: '1s',
-        shutdownGraceTime: `${config.WORKER_SHUTDOWN_GRACE_SEC}s`,
-      }),
-    ),
-  );
-  const done = Promise.all(workers.map((w) => w.run())).then(async () => {
-    if (!options.connection) await connection.close();
-  });
+  let opened: Promise<Database> | undefined = options.db ? Promise.resolve(options.db) : undefined;
+  const db = () => (opened ??= openDatabase(config));
+  const activities = createActivities({ config, storage, binaries, db, workDir: path.join(config.dataDir, 'work') });
+  const workers = new Map<string, Worker>();
+  const runs: Promise<void>[] = [];
+  const serve = async (pipeline: string): Promise<void> => {
+    if (workers.has(pipeline)) return;
+    const worker = await Worker.create({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: taskQueueFor(config, pipeline),
+      workflowBundle,
+      activities,
+      maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITY_CONCURRENCY,
+      // Heartbeats carry progress: send them at least every 2 s, not the SDK's default 30 s.
+      maxHeartbeatThrottleInterval: '2s',
+      defaultHeartbeatThrottleInterval: '1s',
+      shutdownGraceTime: `${config.WORKER_SHUTDOWN_GRACE_SEC}s`,
+    });
+    workers.set(pipeline, worker);
+    runs.push(worker.run());
+  };
+  // `*`: every pipeline in the database, and new ones within a poll interval.
+  const all = config.WORKER_PIPELINES.includes('*');
+  for (const p of config.WORKER_PIPELINES.filter((p) => p !== '*')) await serve(p);
+  const discover = async () => {
+    const rows = await (await db()).query<{ id: string }>('select distinct id from pipelines union select $1', ['default']);
+    for (const r of rows) await serve(r.id);
+  };
+  if (all) await discover();
+  const poll = all ? setInterval(() => void discover().catch((err) => console.error('pipeline discovery failed:', err)), PIPELINE_POLL_MS) : undefined;
+  /** Every worker's run, including workers that join while we wait. */
+  const allRuns = async (): Promise<void> => {
+    for (let n = 0; n < runs.length; ) {
+      const batch = runs.slice(n);
+      n = runs.length;
+      await Promise.all(batch);
+    }
+  };
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      clearInterval(poll);
+      for (const w of workers.values()) if (w.getState() === 'RUNNING') w.shutdown();
+      await allRuns();
+      if (!options.connection) await connection.close();
+      if (opened && !options.db) await (await opened).close();
+    })());
+  // The SDK stops workers on SIGINT/SIGTERM itself: then we stop the rest with them.
+  const done = allRuns().then(stop);
   return {
     done,
+    queues: () => [...workers.keys()].map((p) => taskQueueFor(config, p)),
     async shutdown() {
-      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await done;
+      await stop();
     },
   };
 }
@@ -76,7 +112,7 @@ export async function startWorker(
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const config = loadConfig();
   const worker = await startWorker(config);
-  console.log(JSON.stringify({ level: 'info', msg: 'mediaflow worker polling', queues: config.WORKER_PIPELINES.map((p) => taskQueueFor(config, p)) }));
+  console.log(JSON.stringify({ level: 'info', msg: 'mediaflow worker polling', queues: worker.queues() }));
   // The SDK stops workers on SIGINT/SIGTERM by itself; we wait for them to drain.
   await worker.done;
 }

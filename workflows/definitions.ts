@@ -15,6 +15,9 @@ export const retrySignal = defineSignal('retry');
 /** The same as `retry`, for the API: its validator says at once whether there is anything to retry. */
 export const retryUpdate = defineUpdate<{ tasks: string[] }>('retryFailedTasks');
 
+/** The job's pipeline became active: a job held in `queued` checks and goes. */
+export const pipelineResumedSignal = defineSignal('pipelineResumed');
+
 export const searchAttributes = {
   status: defineSearchAttributeKey('MediaJobStatus', 'KEYWORD'),
   pipeline: defineSearchAttributeKey('MediaPipeline', 'KEYWORD'),

@@ -21,7 +21,7 @@ import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
 import type { JobSpec } from '../model/job';
 import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, TaskKind, TaskState } from '../model/job-state';
 import { planJob, type MediaTask, type Plan } from '../media/plan';
-import { cancelSignal, retrySignal, retryUpdate, searchAttributes, stateQuery } from './definitions';
+import { cancelSignal, pipelineResumedSignal, retrySignal, retryUpdate, searchAttributes, stateQuery } from './definitions';
 
 const retry = {
   initialInterval: '2s',
@@ -35,7 +35,11 @@ const retry = {
 /** A dead worker is noticed within the heartbeat timeout, and its task moves to another worker. */
 const heartbeating = { heartbeatTimeout: '10s', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
 
-const options: Record<'probe' | 'media' | 'cleanup' | 'notify', ActivityOptions> = {
+/** How often a job held by a paused pipeline checks on its own, in case a resume signal missed it. */
+const PIPELINE_RECHECK = '30s';
+
+const options: Record<'probe' | 'media' | 'cleanup' | 'notify' | 'pipeline', ActivityOptions> = {
+  pipeline: { startToCloseTimeout: '30s', retry, cancellationType: ActivityCancellationType.TRY_CANCEL },
   probe: { startToCloseTimeout: '30m', retry, ...heartbeating },
   media: { startToCloseTimeout: '12h', retry, ...heartbeating },
   cleanup: { startToCloseTimeout: '5m', retry, cancellationType: ActivityCancellationType.TRY_CANCEL },
@@ -82,7 +86,7 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
     progress: 0,
     pipeline: spec.pipeline,
     createdAt: spec.createdAt,
-    startedAt: now(),
+    startedAt: null,
     finishedAt: null,
     input: { key: spec.input.key, media: null },
     tasks: [],
@@ -97,6 +101,7 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
   let round = 0;
   let cancelRequested: { reason: string } | null = null;
   let retryRequested = false;
+  let pipelineResumed = false;
   let scope: CancellationScope | null = null;
 
   function requestCancel(reason: string): void {
@@ -110,6 +115,9 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
 
   setHandler(stateQuery, () => state);
   setHandler(cancelSignal, (args) => requestCancel(args?.reason ?? 'the cancel signal'));
+  setHandler(pipelineResumedSignal, () => {
+    pipelineResumed = true;
+  });
   setHandler(retrySignal, () => {
     if (canRetry()) retryRequested = true;
   });
@@ -174,17 +182,28 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
   async function runMediaTask(m: MediaTask): Promise<void> {
     const t = task(m.id, m.kind);
     const acts = activitiesFor('media', m.id, round);
-    if (m.kind === 'transcode') {
-      const output = await runTask(t, () => acts.transcode({ inputKey: spec.input.key, task: m }));
-      if (output) state.outputs.push(output);
-    } else {
-      const snap = await runTask(t, () => acts.snapshot({ inputKey: spec.input.key, task: m }));
-      if (snap) state.snapshots.push(snap);
+    switch (m.kind) {
+      case 'transcode': {
+        const output = await runTask(t, () => acts.transcode({ inputKey: spec.input.key, task: m }));
+        if (output) state.outputs.push(output);
+        return;
+      }
+      case 'snapshot': {
+        const snap = await runTask(t, () => acts.snapshot({ inputKey: spec.input.key, task: m }));
+        if (snap) state.snapshots.push(snap);
+        return;
+      }
+      case 'package':
+      case 'watermark':
+        // The API refuses these outputs at submission until the media engine builds them.
+        Object.assign(t, { status: 'failed', error: { code: 'UnsupportedOutput', message: `${m.kind} tasks are not supported by this version`, retryable: false } });
+        return;
     }
   }
 
   /** One round: probe (unless done), plan, then every task not yet succeeded, in parallel. */
   async function work(): Promise<void> {
+    state.startedAt ??= now();
     if (!media) {
       setStatus('probing');
       const { probeInput } = activitiesFor('probe', 'probe', round);
@@ -220,7 +239,10 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
   /** Everything a canceled job leaves behind: nothing in the store, every open task canceled. */
   async function finishCanceled(reason: string): Promise<void> {
     for (const t of state.tasks) if (t.status === 'pending' || t.status === 'running') t.status = 'canceled';
-    const keys = [...(plan?.tasks.map((m) => m.outputKey) ?? []), ...state.snapshots.flatMap((s) => s.keys)];
+    const keys = [
+      ...(plan?.tasks.flatMap((m) => (m.kind === 'snapshot' ? m.keys : m.kind === 'watermark' ? [m.assetKey] : [m.outputKey])) ?? []),
+      ...state.snapshots.flatMap((s) => s.keys),
+    ];
     if (keys.length) {
       const { removeObjects } = activitiesFor('cleanup', 'cleanup', round);
       await removeObjects([...new Set(keys)]).catch(() => undefined);
@@ -250,9 +272,24 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
     setStatus(first ? 'failed' : 'succeeded');
   }
 
+  /** A paused pipeline holds the job in `queued` until it is active again (or the job is canceled). */
+  async function waitForPipeline(): Promise<void> {
+    const { pipelineState } = activitiesFor('pipeline', 'pipeline', 0);
+    setCurrentDetails(`queued · pipeline ${spec.pipeline} is paused`);
+    while ((await pipelineState({ tenant: spec.tenant, pipeline: spec.pipeline })) === 'paused') {
+      pipelineResumed = false;
+      await condition(() => pipelineResumed, PIPELINE_RECHECK);
+    }
+  }
+
   for (;;) {
     scope = new CancellationScope();
-    await scope.run(work);
+    await scope.run(async () => {
+      if (spec.waitForPipeline && round === 0) await waitForPipeline().catch((err) => {
+        if (!isCancellation(err)) throw err;
+      });
+      if (!cancelRequested) await work();
+    });
     const cancel = cancelRequested as { reason: string } | null;
     if (cancel) {
       const reason = cancel.reason;

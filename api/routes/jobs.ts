@@ -6,12 +6,11 @@ import { finalJobStatuses, type JobState } from '../../model/job-state';
 import { readJson } from '../body';
 import { cancelJob, getJob, retryJob, submitJob, temporalUiLink, type JobsDeps } from '../jobs';
 import { problemError, problemForError } from '../problem';
+import { DEFAULT_TENANT } from './tenant';
 
 const JOB_ID = /^job_[a-z0-9]{1,64}$/;
 const EVENTS_POLL_MS = 1000;
 
-/** Until API keys exist (issue: API/tenancy), every request acts for this tenant. */
-export const DEFAULT_TENANT = 'default';
 
 function jobId(raw: string): string {
   if (!JOB_ID.test(raw)) throw problemError('NotFound', `no job "${raw}"`);

@@ -1,4 +1,8 @@
-/** ffmpeg arguments for one transcode task (H.264/AAC in MP4 for now). Pure: task in, argv out. */
+/**
+ * ffmpeg arguments for one transcode task. Pure: task in, argv out. One builder per video and
+ * audio codec in exhaustive maps, so a codec added to the model without a builder fails to compile.
+ */
+import type { AudioCodec, VideoCodec } from '../../model/templates';
 import type { AudioPlan, TranscodeTask, VideoPlan } from '../plan';
 import { commonArgs, inputArgs } from './input';
 
@@ -8,51 +12,103 @@ export interface RunLimits {
   maxOutputBytes: number;
 }
 
+type Preset = VideoPlan['preset'];
+
+/** x264/x265 preset names on libvpx's cpu-used scale (good deadline: 0 slowest … 5 fastest). */
+const vp9CpuUsed: Record<string, number> = { ultrafast: 5, superfast: 5, veryfast: 5, faster: 4, fast: 4, medium: 3, slow: 2, slower: 1 };
+/** … and on SVT-AV1's preset scale (0 slowest … 13 fastest). */
+const svtPreset: Record<string, number> = { ultrafast: 12, superfast: 11, veryfast: 10, faster: 9, fast: 8, medium: 6, slow: 4, slower: 2 };
+
 function videoFilter(v: VideoPlan): string {
-  const filters = [
-    // Scale to the planned display size (the input is already auto-rotated by ffmpeg), then
-    // declare square pixels so players do not stretch the picture a second time.
-    `scale=${v.width}:${v.height}:flags=bicubic`,
-    'setsar=1',
-  ];
-  if (v.fps !== null) filters.push(`fps=${v.fps}`);
+  // The input is already auto-rotated by ffmpeg; scale to the planned size first.
+  const filters = [`scale=${v.scaleWidth}:${v.scaleHeight}:flags=bicubic`];
+  if (v.fit === 'pad') filters.push(`pad=${v.width}:${v.height}:(ow-iw)/2:(oh-ih)/2:color=black`);
+  if (v.fit === 'crop') filters.push(`crop=${v.width}:${v.height}`);
+  // Square pixels, so players do not stretch the picture a second time; a constant frame rate
+  // (VFR sources too), so GOPs and segment boundaries line up.
+  filters.push('setsar=1', `fps=${v.fps}`);
   return filters.join(',');
 }
 
-function videoArgs(v: VideoPlan): string[] {
-  const rate =
-    v.bitrateKbps !== null
-      ? [
-          '-b:v', `${v.bitrateKbps}k`,
-          ...(v.maxrateKbps !== null ? ['-maxrate', `${v.maxrateKbps}k`] : []),
-          ...(v.bufsizeKbps !== null ? ['-bufsize', `${v.bufsizeKbps}k`] : []),
-        ]
-      : ['-crf', String(v.crf ?? 23)];
+/** Capped VBR when a bit rate is given, else constant quality. */
+function rateArgs(v: VideoPlan, crfFlags: (crf: number) => string[]): string[] {
+  if (v.bitrateKbps === null) return crfFlags(v.crf ?? 23);
   return [
-    '-map', '0:v:0',
-    '-vf', videoFilter(v),
-    '-c:v', 'libx264',
-    '-profile:v', v.profile,
-    '-preset', v.preset,
-    // 8-bit 4:2:0 is what every hardware decoder plays, whatever the source was.
-    '-pix_fmt', 'yuv420p',
-    ...rate,
-    // Fixed GOP without scene-cut keyframes: segment boundaries line up across renditions.
-    '-g', String(v.gopFrames),
-    '-keyint_min', String(v.gopFrames),
-    '-sc_threshold', '0',
+    '-b:v', `${v.bitrateKbps}k`,
+    ...(v.maxrateKbps !== null ? ['-maxrate', `${v.maxrateKbps}k`] : []),
+    ...(v.bufsizeKbps !== null ? ['-bufsize', `${v.bufsizeKbps}k`] : []),
   ];
 }
 
+const videoEncoders: Record<VideoCodec, (v: VideoPlan) => string[]> = {
+  h264: (v) => [
+    '-c:v', 'libx264',
+    '-profile:v', v.profile,
+    ...(v.level ? ['-level:v', v.level] : []),
+    '-preset', v.preset,
+    ...rateArgs(v, (crf) => ['-crf', String(crf)]),
+    // Fixed GOP without scene-cut keyframes: segment boundaries line up across renditions.
+    '-g', String(v.gopFrames), '-keyint_min', String(v.gopFrames), '-sc_threshold', '0',
+  ],
+  h265: (v) => [
+    '-c:v', 'libx265',
+    '-profile:v', v.profile,
+    '-preset', v.preset,
+    ...rateArgs(v, (crf) => ['-crf', String(crf)]),
+    '-x265-params', [`keyint=${v.gopFrames}`, `min-keyint=${v.gopFrames}`, 'scenecut=0', 'log-level=error', ...(v.level ? [`level-idc=${v.level}`] : [])].join(':'),
+    // Apple players only accept HEVC in MP4/MOV tagged hvc1 (ffmpeg's default tag is hev1).
+    '-tag:v', 'hvc1',
+  ],
+  vp9: (v) => [
+    '-c:v', 'libvpx-vp9',
+    '-profile:v', v.profile,
+    // libvpx's constant quality needs -b:v 0; otherwise crf is only a floor under a bit rate.
+    ...rateArgs(v, (crf) => ['-crf', String(crf), '-b:v', '0']),
+    '-deadline', 'good', '-cpu-used', String(vp9CpuUsed[v.preset as Preset] ?? 4),
+    // Row multithreading: several times faster on multi-core machines, same output.
+    '-row-mt', '1',
+    '-g', String(v.gopFrames), '-keyint_min', String(v.gopFrames),
+  ],
+  av1: (v) => [
+    '-c:v', 'libsvtav1',
+    '-preset', String(svtPreset[v.preset as Preset] ?? 8),
+    // SVT-AV1 (as built here) does constant quality or average bit rate; no VBV cap.
+    ...(v.bitrateKbps !== null ? ['-b:v', `${v.bitrateKbps}k`] : ['-crf', String(v.crf ?? 35)]),
+    '-g', String(v.gopFrames),
+  ],
+};
+
+function videoArgs(v: VideoPlan): string[] {
+  return ['-map', '0:v:0', '-vf', videoFilter(v), ...videoEncoders[v.codec](v), '-pix_fmt', v.pixFmt];
+}
+
+const audioEncoders: Record<AudioCodec, string> = { aac: 'aac', mp3: 'libmp3lame', opus: 'libopus' };
+
 function audioArgs(a: AudioPlan): string[] {
   return [
-    '-map', '0:a:0',
-    '-c:a', 'aac',
+    '-map', `0:a:${a.streamIndex}`,
+    // EBU R128: -23 LUFS integrated, -1 dBTP true peak (single pass, dynamic mode).
+    ...(a.loudnorm ? ['-af', 'loudnorm=I=-23:TP=-1:LRA=7'] : []),
+    '-c:a', audioEncoders[a.codec],
     '-b:a', `${a.bitrateKbps}k`,
     '-ar', String(a.sampleRate),
+    // Downmixes surround to the planned channel count.
     '-ac', String(a.channels),
   ];
 }
+
+/** Muxer and its options per container. */
+const muxers: Record<TranscodeTask['container'], string[]> = {
+  // Moves the moov atom to the front so playback starts before the download ends.
+  mp4: ['-movflags', '+faststart', '-f', 'mp4'],
+  mov: ['-movflags', '+faststart', '-f', 'mov'],
+  m4a: ['-movflags', '+faststart', '-f', 'mp4'],
+  webm: ['-f', 'webm'],
+  mp3: ['-id3v2_version', '3', '-f', 'mp3'],
+  ogg: ['-f', 'ogg'],
+  // Streaming rungs: fragmented MP4, one fragment per GOP, ready to be segmented.
+  fmp4: ['-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4'],
+};
 
 /**
  * The full argv (without the binary) that turns `input` into the task's output at `output`.
@@ -62,17 +118,16 @@ function audioArgs(a: AudioPlan): string[] {
 export function transcodeArgs(task: TranscodeTask, input: string, output: string, limits: RunLimits): string[] {
   return [
     ...commonArgs(),
-    ...inputArgs(input),
+    ...inputArgs(input, task.clip?.startSec),
+    ...(task.clip ? ['-t', task.clip.durationSec.toFixed(3)] : []),
     ...(task.video ? videoArgs(task.video) : ['-vn']),
     ...(task.audio ? audioArgs(task.audio) : ['-an']),
     // Drop subtitle/data streams and source metadata we did not ask for.
     '-sn', '-dn', '-map_metadata', '-1',
     ...(limits.threads > 0 ? ['-threads', String(limits.threads)] : []),
-    // Moves the moov atom to the front so playback starts before the download ends.
-    '-movflags', '+faststart',
     // A hard ceiling on the output size, whatever the input claims.
     '-fs', String(limits.maxOutputBytes),
-    '-f', 'mp4',
+    ...muxers[task.container],
     output,
   ];
 }

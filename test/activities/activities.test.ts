@@ -11,9 +11,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { loadConfig } from '../../model/config';
-import { systemPresets } from '../../media/presets';
 import { planJob, type TranscodeTask } from '../../media/plan';
-import type { JobSpec } from '../../model/job';
+import { presetOutput, testSpec } from '../helpers/spec';
 import { createLocalStorage } from '../../storage/local';
 import { makeClip, probeFile, testBinaries } from '../helpers/media';
 
@@ -33,7 +32,13 @@ let deps: ActivityDeps;
 before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-act-'));
   const config = loadConfig({ DATA_DIR: dir, FFMPEG_STALL_SEC: '20' });
-  deps = { config, storage: await createLocalStorage(dir), binaries: await testBinaries(), workDir: path.join(dir, 'work') };
+  deps = {
+    config,
+    storage: await createLocalStorage(dir),
+    binaries: await testBinaries(),
+    workDir: path.join(dir, 'work'),
+    db: () => Promise.reject(new Error('these activities need no database')),
+  };
 });
 after(async () => {
   await fs.rm(dir, { recursive: true, force: true });
@@ -55,11 +60,7 @@ async function probeFailure(key: string, overrides: Partial<ActivityDeps['config
 
 async function transcodeTask(inputKey: string, jobId: string): Promise<TranscodeTask> {
   const media = (await runIn(newEnv(), createActivities(deps).probeInput, inputKey)).value;
-  const spec: JobSpec = {
-    id: jobId, tenant: 'default', pipeline: 'default', createdAt: '2026-01-01T00:00:00.000Z', input: { key: inputKey },
-    outputs: [{ name: 'v', templateId: 'mp4-h264-720p', template: systemPresets['mp4-h264-720p']! }],
-    snapshots: [], outputPrefix: '', notify: null, userData: null, retryWindowSec: 60,
-  };
+  const spec = testSpec(inputKey, [presetOutput('v', 'mp4-h264-720p')], { id: jobId, snapshots: [] });
   return planJob(spec, media).tasks[0] as TranscodeTask;
 }
 

@@ -4,10 +4,8 @@ import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { taskQueueFor } from '../../model/config';
-import type { JobSpec } from '../../model/job';
 import type { JobState } from '../../model/job-state';
-import { systemPresets } from '../../media/presets';
-import { newJobId } from '../../api/jobs';
+import { presetOutput, testSpec } from '../helpers/spec';
 import { stateQuery, WORKFLOW_TYPE } from '../../workflows/definitions';
 import { startStack, type Stack } from '../helpers/stack';
 import { decodesCleanly, makeClip, probeFile } from '../helpers/media';
@@ -25,12 +23,7 @@ test('stop and restart the dev server mid-transcode: the job still completes', {
   const clip = path.join(stack.dataDir, 'src.mp4');
   await makeClip(clip, { width: 1280, height: 720, durationSec: 15 });
   await stack.storage.put('raw/src.mp4', createReadStream(clip));
-  const template = { ...systemPresets['mp4-h264-720p']! };
-  template.video = { ...template.video!, preset: 'medium' };
-  const spec: JobSpec = {
-    id: newJobId(), tenant: 'default', pipeline: 'default', createdAt: new Date().toISOString(), input: { key: 'raw/src.mp4' },
-    outputs: [{ name: 'hd', templateId: 'mp4-h264-720p', template }], snapshots: [], outputPrefix: '', notify: null, userData: null, retryWindowSec: 60,
-  };
+  const spec = testSpec('raw/src.mp4', [presetOutput('hd', 'mp4-h264-720p', (t) => ({ ...t, video: { ...t.video!, preset: 'medium' } }))], { snapshots: [] });
   const handle = await stack.client.workflow.start(WORKFLOW_TYPE, { workflowId: spec.id, taskQueue: taskQueueFor(stack.config, 'default'), args: [spec] });
   for (;;) {
     const s = await handle.query(stateQuery);

@@ -15,6 +15,7 @@ import type { Storage } from '../../storage/storage';
 import { startApi, type RunningApi } from '../../api/server';
 import { bundleWorkflows, startWorker, type RunningWorker } from '../../worker/main';
 import { startDevServer, type DevServer } from '../../scripts/temporal-cli';
+import { openDatabase, type Database } from '../../db/database';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -90,6 +91,7 @@ export interface Stack {
   dataDir: string;
   client: Client;
   storage: Storage;
+  db: Database;
   /** The in-process worker; null when the test runs workers as processes (`worker: 'process'`). */
   worker: RunningWorker | null;
   api: RunningApi | null;
@@ -127,19 +129,22 @@ export async function startStack(
     ...options.env,
   });
   const storage = await createLocalStorage(dataDir);
+  // One embedded database shared by this process's worker and API, as in `npm run dev`.
+  const db = await openDatabase(config);
   let worker: RunningWorker | null = null;
   if (options.worker !== 'none') {
     bundle ??= bundleWorkflows();
-    worker = await startWorker(config, { bundle: await bundle, storage });
+    worker = await startWorker(config, { bundle: await bundle, storage, db });
   }
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const api = options.api ? await startApi(config) : null;
+  const api = options.api ? await startApi(config, { db }) : null;
   return {
     config,
     dataDir,
     client,
     storage,
+    db,
     worker,
     api,
     get temporal() {
@@ -154,6 +159,7 @@ export async function startStack(
       await api?.close();
       await worker?.shutdown();
       await connection.close();
+      await db.close();
       await temporal.stop();
       await fs.rm(dataDir, { recursive: true, force: true });
     },

@@ -7,8 +7,10 @@ import { createReadStream } from 'node:fs';
 import { taskQueueFor } from '../../model/config';
 import type { JobSpec } from '../../model/job';
 import type { JobState } from '../../model/job-state';
-import { systemPresets } from '../../media/presets';
-import { newJobId, retryJob } from '../../api/jobs';
+import { retryJob } from '../../api/jobs';
+import { createPipelineStore } from '../../db/pipelines';
+import { createTemplateStore } from '../../db/templates';
+import { presetOutput, snapshotAt, testSpec } from '../helpers/spec';
 import type { MediaflowError } from '../../model/errors';
 import { retrySignal, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../../workflows/definitions';
 import { startStack, type Stack } from '../helpers/stack';
@@ -24,20 +26,7 @@ after(async () => {
 });
 
 function spec(inputKey: string, outputs: JobSpec['outputs'], extra: Partial<JobSpec> = {}): JobSpec {
-  return {
-    id: newJobId(),
-    tenant: 'default',
-    pipeline: 'default',
-    createdAt: new Date().toISOString(),
-    input: { key: inputKey },
-    outputs,
-    snapshots: null,
-    outputPrefix: 'out/',
-    notify: null,
-    userData: 'echo me',
-    retryWindowSec: 1,
-    ...extra,
-  };
+  return testSpec(inputKey, outputs, { outputPrefix: 'out/', userData: 'echo me', retryWindowSec: 1, ...extra });
 }
 
 async function upload(file: string, key: string): Promise<void> {
@@ -63,7 +52,7 @@ describe('mediaJob', { timeout: 300_000 }, () => {
     const source = await probeFile(src);
     await upload(src, 'raw/src.mp4');
 
-    const s = spec('raw/src.mp4', [{ name: 'small', templateId: 'mp4-h264-360p', template: systemPresets['mp4-h264-360p']! }]);
+    const s = spec('raw/src.mp4', [presetOutput('small', 'mp4-h264-360p')]);
     const state = await run(s);
 
     assert.equal(state.status, 'succeeded', JSON.stringify(state.error));
@@ -105,7 +94,7 @@ describe('mediaJob', { timeout: 300_000 }, () => {
     const src = path.join(stack.dataDir, 'silent.mp4');
     await makeClip(src, { width: 640, height: 360, durationSec: 2, audio: false });
     await upload(src, 'raw/silent.mp4');
-    const s = spec('raw/silent.mp4', [{ name: 'v', templateId: 'mp4-h264-360p', template: systemPresets['mp4-h264-360p']! }], { snapshots: [] });
+    const s = spec('raw/silent.mp4', [presetOutput('v', 'mp4-h264-360p')], { snapshots: [] });
     const state = await run(s);
     assert.equal(state.status, 'succeeded', JSON.stringify(state.error));
     const out = await probeFile(objectPath(`out/${s.id}/v.mp4`));
@@ -118,7 +107,7 @@ describe('mediaJob', { timeout: 300_000 }, () => {
     await fs.writeFile(junk, 'these are meeting notes, not a video\n'.repeat(50));
     await upload(junk, 'raw/notes.mp4');
     const started = Date.now();
-    const s = spec('raw/notes.mp4', [{ name: 'v', templateId: 'mp4-h264-720p', template: systemPresets['mp4-h264-720p']! }]);
+    const s = spec('raw/notes.mp4', [presetOutput('v', 'mp4-h264-720p')]);
     const state = await run(s);
     assert.equal(state.status, 'failed');
     assert.equal(state.error?.code, 'InputUnreadable');
@@ -138,7 +127,7 @@ describe('mediaJob', { timeout: 300_000 }, () => {
     const src = path.join(stack.dataDir, 'cb.mp4');
     await makeClip(src, { width: 320, height: 240, durationSec: 1 });
     await upload(src, 'raw/cb.mp4');
-    const s = spec('raw/cb.mp4', [], { snapshots: [{ name: 'thumb', time: 0.5, format: 'png', width: 160 }], notify: { url: 'http://127.0.0.1:9/hook' } });
+    const s = spec('raw/cb.mp4', [], { snapshots: [snapshotAt('thumb', 0.5, 'png', 160)], notify: { url: 'http://127.0.0.1:9/hook' } });
     const state = await run(s);
     assert.equal(state.status, 'succeeded');
     assert.deepEqual(state.notifications, [{ event: 'job.succeeded', status: 'failed', attempts: 1 }]);
@@ -152,7 +141,7 @@ describe('mediaJob', { timeout: 300_000 }, () => {
     const junk = path.join(stack.dataDir, 'broken.mp4');
     await fs.writeFile(junk, 'not a video');
     await upload(junk, 'raw/fixme.mp4');
-    const s = spec('raw/fixme.mp4', [{ name: 'v', templateId: 'mp4-h264-360p', template: systemPresets['mp4-h264-360p']! }], { retryWindowSec: 600 });
+    const s = spec('raw/fixme.mp4', [presetOutput('v', 'mp4-h264-360p')], { retryWindowSec: 600 });
     const handle = await stack.client.workflow.start(WORKFLOW_TYPE, { workflowId: s.id, taskQueue: taskQueueFor(stack.config, 'default'), args: [s] });
     for (;;) {
       if ((await handle.query(stateQuery)).status === 'failed') break;
@@ -172,6 +161,6 @@ describe('mediaJob', { timeout: 300_000 }, () => {
     const closed = spec('raw/notes.mp4', []);
     const failed = await run(closed);
     assert.equal(failed.status, 'failed');
-    await assert.rejects(retryJob({ config: stack.config, client: stack.client, storage: stack.storage }, closed.id), (err: MediaflowError) => err.code === 'Conflict');
+    await assert.rejects(retryJob({ config: stack.config, client: stack.client, storage: stack.storage, templates: createTemplateStore(stack.db), pipelines: createPipelineStore(stack.db) }, closed.id), (err: MediaflowError) => err.code === 'Conflict');
   });
 });

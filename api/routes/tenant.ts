@@ -1,0 +1,2 @@
+/** Until API keys exist (the API/tenancy issue), every request acts for this tenant. */
+export const DEFAULT_TENANT = 'default';
