@@ -40,7 +40,7 @@ export async function makeClip(file: string, o: ClipOptions = {}): Promise<void>
 export interface Probed {
   durationSec: number;
   formatName: string;
-  streams: { codec_type: string; codec_name: string; width?: number; height?: number; pix_fmt?: string; profile?: string; channels?: number }[];
+  streams: { codec_type: string; codec_name: string; codec_tag_string?: string; width?: number; height?: number; pix_fmt?: string; profile?: string; channels?: number }[];
 }
 
 /** ffprobe without any of our own parsing, so tests check outputs independently of the code under test. */
