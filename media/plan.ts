@@ -160,7 +160,9 @@ export function fitSize(display: Size, box: Box, noUpscale: boolean): Size {
 /** The scale step and the final frame for each aspect mode. pad/crop/stretch need both box sides. */
 export function frameFor(display: Size, box: Box, fit: FitMode, noUpscale: boolean): { scale: Size; frame: Size; fit: FitMode } {
   if (fit === 'keep' || box.width === undefined || box.height === undefined) {
-    const s = fitSize(display, box, noUpscale);
+    // A "720p" box means 720 lines on the short side: portrait video gets the box turned.
+    const turn = box.width !== undefined && box.height !== undefined && display.height > display.width && box.width > box.height;
+    const s = fitSize(display, turn ? { width: box.height, height: box.width } : box, noUpscale);
     return { scale: s, frame: s, fit: 'keep' };
   }
   const bw = box.width;
