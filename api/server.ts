@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig, type Config } from '../model/config';
-import { createLocalStorage } from '../storage/local';
+import { createStorage } from '../storage/create-storage';
 import { createApp } from './app';
 import { openDatabase, type Database } from '../db/database';
 import { createPipelineStore } from '../db/pipelines';
@@ -20,7 +20,7 @@ export interface RunningApi {
 export async function startApi(config: Config, options: { db?: Database } = {}): Promise<RunningApi> {
   const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const storage = await createLocalStorage(config.dataDir);
+  const storage = await createStorage(config);
   // The embedded database belongs to one process: `npm run dev` shares it with its worker.
   const db = options.db ?? (await openDatabase(config));
   const app = createApp({ config, client, storage, templates: createTemplateStore(db), pipelines: createPipelineStore(db) });

@@ -1,9 +1,11 @@
 /** Service configuration: one zod schema over the environment, parsed once at start. */
 import path from 'node:path';
 import { z } from 'zod';
+import { bucketProblem, keyProblem } from '../storage/keys';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const bucketName = z.string().refine((b) => bucketProblem(b) === null, 'an OSS bucket name (3-63 lowercase letters, digits and "-")');
 
 /** Every environment variable mediaflow reads (the README's configuration table mirrors it). */
 export const configSchema = z.object({
@@ -36,11 +38,55 @@ export const configSchema = z.object({
   MAX_INPUT_DURATION_SEC: positiveInt.default(4 * 3600),
   MAX_INPUT_PIXELS: positiveInt.default(8192 * 4320),
   ALLOW_PRIVATE_URLS: z.stringbool().default(false),
+  /** Largest input a worker downloads (object or URL) before refusing it. */
+  MAX_INPUT_BYTES: positiveInt.default(8 * 1024 ** 3),
+  /** Wall-clock limit for downloading one URL input. */
+  INPUT_FETCH_TIMEOUT_SEC: positiveInt.default(3600),
+  /** Disk a worker may keep downloaded inputs on between the activities of a job. */
+  INPUT_CACHE_BYTES: z.coerce.number().int().min(0).default(10 * 1024 ** 3),
+  STORAGE_DRIVER: z.enum(['local', 'oss']).default('local'),
+  /** e.g. https://oss-cn-hangzhou.aliyuncs.com; unset: derived from OSS_REGION. */
+  OSS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** OSS_ENDPOINT is a custom domain bound to the bucket. */
+  OSS_CNAME: z.stringbool().default(false),
+  OSS_REGION: z.string().regex(/^[a-z0-9-]+$/, 'an OSS region such as oss-cn-hangzhou').optional(),
+  OSS_BUCKET: bucketName.optional(),
+  OSS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  OSS_ACCESS_KEY_SECRET: z.string().min(1).optional(),
+  /** With temporary (STS) credentials. */
+  OSS_STS_TOKEN: z.string().min(1).optional(),
+  /** Every key lives under this prefix in the bucket (empty or ending in "/"). */
+  OSS_PREFIX: z
+    .string()
+    .default('')
+    .refine((p) => p === '' || (p.endsWith('/') && keyProblem(p, { allowTrailingSlash: true }) === null), 'empty, or a clean relative prefix ending in "/"'),
+  /** Further buckets a job may name for its input (comma-separated). */
+  OSS_INPUT_BUCKETS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+    .pipe(z.array(bucketName)),
+  OSS_MULTIPART_THRESHOLD_BYTES: positiveInt.default(16 * 1024 ** 2),
+  /** OSS parts are 100 KiB to 5 GiB (the last one may be smaller). */
+  OSS_PART_SIZE_BYTES: z.coerce.number().int().min(100 * 1024).max(5 * 1024 ** 3).default(8 * 1024 ** 2),
+  OSS_TIMEOUT_SEC: positiveInt.default(60),
   NOTIFY_TIMEOUT_SEC: positiveInt.default(10),
   JOB_RETRY_WINDOW_SEC: positiveInt.default(24 * 3600),
   /** Read by scripts/temporal-cli.ts before any config exists; listed here to be validated and documented. */
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
 });
+
+/** Settings that only make sense together, checked after each variable is valid on its own. */
+function crossChecks(c: z.infer<typeof configSchema>): string[] {
+  const problems: string[] = [];
+  if (c.STORAGE_DRIVER === 'oss') {
+    for (const k of ['OSS_BUCKET', 'OSS_ACCESS_KEY_ID', 'OSS_ACCESS_KEY_SECRET'] as const) {
+      if (!c[k]) problems.push(`  ${k}: required when STORAGE_DRIVER=oss`);
+    }
+    if (!c.OSS_ENDPOINT && !c.OSS_REGION) problems.push('  OSS_REGION: OSS_REGION or OSS_ENDPOINT is required when STORAGE_DRIVER=oss');
+  }
+  return problems;
+}
 
 export type Config = z.infer<typeof configSchema> & { dataDir: string };
 
@@ -51,10 +97,8 @@ export type Config = z.infer<typeof configSchema> & { dataDir: string };
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
-  }
+  const lines = parsed.success ? crossChecks(parsed.data) : parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  if (!parsed.success || lines.length) throw new Error(`invalid configuration:\n${lines.join('\n')}`);
   return { ...parsed.data, dataDir: path.resolve(parsed.data.DATA_DIR) };
 }
 

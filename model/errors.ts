@@ -34,6 +34,12 @@ export const errorCodes = {
   OutputTooLarge: { status: 422, title: 'The output exceeds the size limit', retryable: false },
   NotifyFailed: { status: 502, title: 'The notification could not be delivered', retryable: true },
   UrlNotAllowed: { status: 400, title: 'The URL is not allowed', retryable: false },
+  // Inputs fetched from URLs and the object store
+  InputFetchFailed: { status: 502, title: 'The input could not be downloaded', retryable: true },
+  InputFetchRefused: { status: 422, title: 'The input URL refused the download', retryable: false },
+  IntegrityCheckFailed: { status: 502, title: 'Data did not match its checksum', retryable: true },
+  StorageUnavailable: { status: 503, title: 'The object store is unavailable', retryable: true },
+  StorageAccessDenied: { status: 503, title: 'The object store refused our credentials', retryable: false },
   Canceled: { status: 409, title: 'Canceled', retryable: false },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -22,7 +22,69 @@ export function keyProblem(key: string, { allowTrailingSlash = false } = {}): st
   if (segments.some((s) => s === '.' || s === '..')) return 'must not contain "." or ".." segments';
   if (segments.some((s) => s === '')) return 'must not contain empty segments ("//" or a trailing "/")';
   if (!key.isWellFormed()) return 'must be valid UTF-8';
+  if (hidesProblem(body)) return 'must not contain percent-encoded ".", "/", "\\" or control characters';
   return null;
+}
+
+/**
+ * True when percent-decoding the key (once or repeatedly, as some layer in front of a store might)
+ * would turn it into a dangerous one: `..%2f`, `%2e%2e`, `%252e%252e%252f`, `a%00b`. Keys are
+ * literal, so a plain `%` (`100%25 done.mp4`) is fine.
+ */
+function hidesProblem(key: string): boolean {
+  let current = key;
+  for (let i = 0; i < 3 && current.includes('%'); i++) {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(current);
+    } catch {
+      return false;
+    }
+    if (decoded === current) return false;
+    if (/[\u0000-\u001f\u007f\\]/.test(decoded) || decoded.startsWith('/')) return true;
+    if (decoded.split('/').some((s) => s === '.' || s === '..' || s === '')) return true;
+    // An encoded "/" is a separator to whoever decodes the key.
+    if (decoded.split('/').length !== current.split('/').length) return true;
+    current = decoded;
+  }
+  return false;
+}
+
+/**
+ * Where a tenant's objects live in the store. The single tenant of this version (`default`) owns
+ * the root, so existing keys keep working; other tenants get `tenants/{id}/`, which `default`
+ * can never reach because it is refused as a key prefix for the default tenant.
+ *
+ * @example tenantPrefix('acme') // 'tenants/acme/'
+ */
+export function tenantPrefix(tenant: string): string {
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(tenant)) throw new Error(`not a tenant id: ${JSON.stringify(tenant)}`);
+  return tenant === DEFAULT_TENANT_ID ? '' : `tenants/${tenant}/`;
+}
+
+const DEFAULT_TENANT_ID = 'default';
+
+/**
+ * Maps a tenant's key to the store key, or says why the tenant may not use it.
+ *
+ * @example tenantKey('acme', 'raw/a.mp4') // { key: 'tenants/acme/raw/a.mp4' }
+ */
+export function tenantKey(tenant: string, key: string): { key: string } | { problem: string } {
+  const problem = keyProblem(key);
+  if (problem) return { problem };
+  // The reserved folder belongs to the other tenants, even when the default tenant names it.
+  if (key === 'tenants' || key.startsWith('tenants/')) return { problem: 'must not start with "tenants/" (reserved for tenant prefixes)' };
+  return { key: `${tenantPrefix(tenant)}${key}` };
+}
+
+/**
+ * Returns why a bucket name breaks OSS's naming rules, or null: 3-63 lowercase letters, digits
+ * and "-", starting and ending with a letter or digit.
+ *
+ * @example bucketProblem('My_Bucket') // 'must be 3-63 lowercase letters, digits and "-" …'
+ */
+export function bucketProblem(name: string): string | null {
+  return /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(name) ? null : 'must be 3-63 lowercase letters, digits and "-", starting and ending with a letter or digit';
 }
 
 /** The deterministic key of an output: `{outputPrefix}{jobId}/{name}.{ext}`; a retry overwrites it. */

@@ -7,7 +7,20 @@ import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import { MediaflowError } from '../model/errors';
 import { keyProblem } from './keys';
-import { contentTypeFor, type ByteRange, type ObjectInfo, type PutOptions, type Storage } from './storage';
+import { contentTypeFor, type ByteRange, type ListOptions, type ObjectInfo, type ObjectPage, type PutOptions, type Storage } from './storage';
+
+const MAX_PAGE = 1000;
+
+/** Byte order of the UTF-8 keys, as OSS lists them (JS string order differs beyond the BMP). */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** A prefix is acceptable when some key could start with it: `raw/`, `raw/a`, or '' for everything. */
+export function prefixProblem(prefix: string): string | null {
+  if (prefix === '') return null;
+  return keyProblem(`${prefix}x`);
+}
 
 function byteLimit(maxBytes: number): Transform {
   let seen = 0;
@@ -67,6 +80,7 @@ export async function createLocalStorage(dataDir: string): Promise<Storage> {
 
   return {
     driver: 'local',
+    location: 'local',
     head,
     async get(key: string, range?: ByteRange) {
       const info = await head(key);
@@ -97,6 +111,42 @@ export async function createLocalStorage(dataDir: string): Promise<Storage> {
     },
     async delete(key: string) {
       await fs.rm(fileOf(key), { force: true });
+    },
+    async list(prefix: string, options: ListOptions = {}): Promise<ObjectPage> {
+      const problem = prefixProblem(prefix);
+      if (problem) throw new MediaflowError('InvalidInput', `prefix ${problem}`, [{ path: 'prefix', message: problem }]);
+      const pageSize = Math.min(Math.max(1, options.pageSize ?? MAX_PAGE), MAX_PAGE);
+      // Only the folder the prefix reaches into needs walking.
+      const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+      const keys: string[] = [];
+      async function walk(dir: string, keyPrefix: string): Promise<void> {
+        let entries: import('node:fs').Dirent[];
+        try {
+          entries = await fs.readdir(dir, { withFileTypes: true });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+          throw err;
+        }
+        for (const e of entries) {
+          const key = `${keyPrefix}${e.name}`;
+          if (e.isDirectory()) {
+            // Skip folders that cannot hold a matching key.
+            if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, e.name), `${key}/`);
+          } else if (e.isFile() && key.startsWith(prefix) && (!options.cursor || compareKeys(key, options.cursor) > 0)) {
+            keys.push(key);
+          }
+        }
+      }
+      await walk(dirKey ? path.join(root, dirKey) : root, dirKey);
+      keys.sort(compareKeys);
+      const objects: ObjectInfo[] = [];
+      let i = 0;
+      for (; i < keys.length && objects.length < pageSize; i++) {
+        // A key removed since the walk is simply not listed.
+        const info = await head(keys[i]!);
+        if (info) objects.push(info);
+      }
+      return { objects, nextCursor: i < keys.length ? (objects.at(-1)?.key ?? null) : null };
     },
     async localPath(key: string) {
       return (await head(key)) ? fileOf(key) : null;

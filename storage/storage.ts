@@ -1,4 +1,4 @@
-/** The object store interface every driver implements (local disk now, OSS next). */
+/** The object store interface every driver implements: local disk (default) and Alibaba OSS. */
 import type { Readable } from 'node:stream';
 
 export interface ObjectInfo {
@@ -21,18 +21,52 @@ export interface PutOptions {
   maxBytes?: number;
 }
 
+export interface ListOptions {
+  /** At most this many objects per page (default and ceiling: 1000). */
+  pageSize?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface ObjectPage {
+  /** In key order (byte order of the UTF-8 keys). */
+  objects: ObjectInfo[];
+  /** null on the last page. */
+  nextCursor: string | null;
+}
+
 export interface Storage {
-  readonly driver: string;
+  readonly driver: 'local' | 'oss';
+  /** Where objects live, for logs and cache identities (`local`, `oss://bucket/prefix/`); never a secret. */
+  readonly location: string;
   head(key: string): Promise<ObjectInfo | null>;
   /** Throws MediaflowError NotFound when there is no such object. */
   get(key: string, range?: ByteRange): Promise<{ info: ObjectInfo; body: Readable }>;
+  /** Nothing is visible under the key until the whole body is stored (and checked). */
   put(key: string, body: Readable, options?: PutOptions): Promise<ObjectInfo>;
   putFile(key: string, path: string, options?: PutOptions): Promise<ObjectInfo>;
+  /** Deleting an absent key is not an error. */
   delete(key: string): Promise<void>;
+  /** Objects whose key starts with `prefix` (a plain string prefix, not only whole folders). */
+  list(prefix: string, options?: ListOptions): Promise<ObjectPage>;
   /** A path ffmpeg may read directly, when the object already is a local file. */
   localPath?(key: string): Promise<string | null>;
+  /** A time-limited URL anyone may GET the object from, when the backend can sign one. */
+  signedUrl?(key: string, options: { expiresSec: number }): Promise<string>;
+  /** The same store reading another bucket (OSS job inputs naming `bucket`); keys are not prefixed there. */
+  forBucket?(bucket: string): Storage;
   /** Throws when the store is unusable (for /readyz). */
   check(): Promise<void>;
+}
+
+/** Every object under a prefix, page by page. */
+export async function* listAll(storage: Storage, prefix: string): AsyncGenerator<ObjectInfo> {
+  let cursor: string | undefined;
+  do {
+    const page = await storage.list(prefix, cursor ? { cursor } : {});
+    yield* page.objects;
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
 }
 
 const contentTypes: Record<string, string> = {

@@ -5,7 +5,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, t
 import { createActivities } from '../activities';
 import { resolveFfmpeg } from '../activities/ffmpeg-path';
 import { loadConfig, taskQueueFor, type Config } from '../model/config';
-import { createLocalStorage } from '../storage/local';
+import { createStorage } from '../storage/create-storage';
 import type { Storage } from '../storage/storage';
 import { openDatabase, type Database } from '../db/database';
 
@@ -47,7 +47,7 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   installRuntime(config);
   const binaries = await resolveFfmpeg(config);
-  const storage = options.storage ?? (await createLocalStorage(config.dataDir));
+  const storage = options.storage ?? (await createStorage(config));
   const connection = options.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
   const workflowBundle = options.bundle ?? (await bundleWorkflows());
   let opened: Promise<Database> | undefined = options.db ? Promise.resolve(options.db) : undefined;

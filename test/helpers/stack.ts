@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../model/config';
-import { createLocalStorage } from '../../storage/local';
+import { createStorage } from '../../storage/create-storage';
 import type { Storage } from '../../storage/storage';
 import { startApi, type RunningApi } from '../../api/server';
 import { bundleWorkflows, startWorker, type RunningWorker } from '../../worker/main';
@@ -128,7 +128,7 @@ export async function startStack(
     ...(process.env.FFPROBE_PATH ? { FFPROBE_PATH: process.env.FFPROBE_PATH } : {}),
     ...options.env,
   });
-  const storage = await createLocalStorage(dataDir);
+  const storage = await createStorage(config);
   // One embedded database shared by this process's worker and API, as in `npm run dev`.
   const db = await openDatabase(config);
   let worker: RunningWorker | null = null;
