@@ -12,6 +12,8 @@ export interface FfmpegRun {
   timeoutMs: number;
   /** Kill ffmpeg when its output time has not moved for this long. */
   stallMs: number;
+  /** Working directory, for arguments that name scratch files relative to it. */
+  cwd?: string;
 }
 
 const KILL_GRACE_MS = 1500;
@@ -32,6 +34,7 @@ export async function runFfmpeg(run: FfmpegRun): Promise<void> {
     forceKillAfterDelay: KILL_GRACE_MS,
     stdin: 'ignore',
     lines: false,
+    ...(run.cwd ? { cwd: run.cwd } : {}),
   });
   let lastMove = Date.now();
   let lastOutUs = -1;

@@ -2,12 +2,18 @@
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { errorCodes, MediaflowError } from '../model/errors';
 import type { Config } from '../model/config';
+import type { JobInput } from '../model/job';
 import type { JobState, MediaInfo, NotificationState, OutputState, SnapshotState } from '../model/job-state';
 import type { SnapshotTask, TranscodeTask } from '../media/plan';
 import type { Storage } from '../storage/storage';
 import type { FfmpegBinaries } from './ffmpeg-path';
 import { createProbe } from './probe';
 import { createRenderers, withHeartbeats } from './transcode';
+import { createSnapshotRenderer } from './snapshot';
+import { createPackager, type PackageInput } from './package';
+import { createWatermarker, type WatermarkAsset } from './watermark';
+import type { WatermarkTask } from '../media/plan';
+import { listAll } from '../storage/storage';
 import { postJson } from '../storage/fetch-url';
 import type { Database } from '../db/database';
 import { createPipelineStore } from '../db/pipelines';
@@ -22,15 +28,23 @@ export interface ActivityDeps {
   workDir: string;
 }
 
-export interface TranscodeInput {
-  inputKey: string;
-  task: TranscodeTask;
+/**
+ * The job's input as activities take it. `inputKey` is the shape workflows started before URL and
+ * bucket inputs existed still send (their histories replay it), so both are accepted.
+ */
+export type InputArg = { input: JobInput } | { inputKey: string };
+
+/** The JobInput of an activity argument, whichever shape it came in. */
+export function inputOf(arg: InputArg | JobInput | string): JobInput {
+  if (typeof arg === 'string') return { key: arg };
+  if ('inputKey' in arg) return { key: arg.inputKey };
+  if ('input' in arg) return arg.input;
+  return arg;
 }
 
-export interface SnapshotInput {
-  inputKey: string;
-  task: SnapshotTask;
-}
+export type TranscodeInput = InputArg & { task: TranscodeTask };
+
+export type SnapshotInput = InputArg & { task: SnapshotTask };
 
 export interface NotifyInput {
   url: string;
@@ -80,15 +94,24 @@ async function coded<T>(fn: () => Promise<T>): Promise<T> {
 export function createActivities(deps: ActivityDeps) {
   const probe = createProbe(deps);
   const render = createRenderers(deps);
+  const renderSnapshot = createSnapshotRenderer(deps);
+  const packageRungs = createPackager(deps);
+  const prepareWatermark = createWatermarker(deps);
   return {
-    async probeInput(inputKey: string): Promise<Attempted<MediaInfo>> {
-      return coded(() => withHeartbeats(async () => ({ value: await probe(inputKey), attempt: Context.current().info.attempt })));
+    async probeInput(input: JobInput | string): Promise<Attempted<MediaInfo>> {
+      return coded(() => withHeartbeats(async () => ({ value: await probe(inputOf(input)), attempt: Context.current().info.attempt })));
     },
     async transcode(input: TranscodeInput): Promise<Attempted<OutputState>> {
-      return coded(async () => ({ value: await render.transcode(input.inputKey, input.task), attempt: Context.current().info.attempt }));
+      return coded(async () => ({ value: await render.transcode(inputOf(input), input.task), attempt: Context.current().info.attempt }));
     },
     async snapshot(input: SnapshotInput): Promise<Attempted<SnapshotState>> {
-      return coded(async () => ({ value: await render.snapshot(input.inputKey, input.task), attempt: Context.current().info.attempt }));
+      return coded(async () => ({ value: await renderSnapshot(inputOf(input), input.task), attempt: Context.current().info.attempt }));
+    },
+    async watermark(input: { task: WatermarkTask }): Promise<Attempted<WatermarkAsset>> {
+      return coded(async () => ({ value: await prepareWatermark(input.task), attempt: Context.current().info.attempt }));
+    },
+    async packageOutput(input: PackageInput): Promise<Attempted<OutputState>> {
+      return coded(async () => ({ value: await packageRungs(input), attempt: Context.current().info.attempt }));
     },
     /** Whether a job held by its pipeline may go; a deleted pipeline holds nothing. */
     async pipelineState(input: { tenant: string; pipeline: string }): Promise<'active' | 'paused'> {
@@ -97,10 +120,16 @@ export function createActivities(deps: ActivityDeps) {
         return p?.state ?? 'active';
       });
     },
-    /** Removes a canceled job's outputs; already-absent keys are fine (a retried cleanup). */
-    async removeObjects(keys: string[]): Promise<void> {
+    /**
+     * Removes objects: the given keys and everything under the given prefixes (a canceled job's
+     * folder, a ladder's intermediate rungs). Already-absent keys are fine (a retried cleanup).
+     */
+    async removeObjects(keys: string[], prefixes: string[] = []): Promise<void> {
       return coded(async () => {
         for (const key of keys) await deps.storage.delete(key);
+        for (const prefix of prefixes) {
+          for await (const o of listAll(deps.storage, prefix)) await deps.storage.delete(o.key);
+        }
       });
     },
     async notify(input: NotifyInput): Promise<Attempted<null>> {

@@ -80,10 +80,6 @@ async function resolveOutputs(store: TemplateStore, tenant: string, body: JobSub
       if (r) watermarks.push(r);
     }
     if (!template) continue;
-    if (template.container === 'hls' || template.container === 'dash') {
-      out.unsupported.push({ path: [...at, 'template'].join('.'), message: `${template.container.toUpperCase()} packaging is not supported by this version yet` });
-    }
-    if (watermarks.length) out.unsupported.push({ path: [...at, 'watermarks'].join('.'), message: 'watermarks are not supported by this version yet' });
     resolved.push({ name: o.name, templateId: o.template, template, clip: o.clip ? { start: o.clip.start, duration: o.clip.duration ?? null } : null, watermarks });
   }
   return resolved;

@@ -88,13 +88,18 @@ export interface SnapshotTask {
   kind: 'snapshot';
   name: string;
   format: 'jpg' | 'png' | 'webp';
-  /** Seconds into the input, one frame each. */
+  /**
+   * Seconds into the input, strictly increasing and at least one frame apart; each gives the
+   * first frame at or after it, so no two times give the same frame.
+   */
   times: number[];
+  /** The size of each frame (of each cell, for a sprite). */
   width: number;
   height: number;
   /** One key per frame, or the sprite sheet and its WebVTT track. */
   keys: string[];
-  sprite: { columns: number; rows: number; imageKey: string; vttKey: string } | null;
+  /** A grid of the frames in order, row by row; `endSec` (the input's end) closes the last cue. */
+  sprite: { columns: number; rows: number; imageKey: string; vttKey: string; endSec: number } | null;
   /** What the planner changed, and why (a time past the end, frames capped). */
   adjustments: string[];
 }
@@ -124,6 +129,11 @@ export interface Plan {
 
 const FALLBACK_FPS = 30;
 const MAX_SNAPSHOT_FRAMES = 1000;
+/** Sprite cells are thumbnails: this wide unless the snapshot asks for a size. */
+const DEFAULT_SPRITE_WIDTH = 160;
+/** A sprite sheet is one picture: its encoder's side limit, and a memory bound for the tiling. */
+const MAX_SHEET_SIDE: Record<SnapshotTask['format'], number> = { jpg: 65535, png: 65535, webp: 16383 };
+const MAX_SHEET_PIXELS = 8192 * 8192;
 const DEFAULT_SEGMENT_SEC = 6;
 const defaultAudioKbps: Record<AudioCodec, number> = { aac: 128, mp3: 128, opus: 96 };
 const defaultCrf: Record<VideoCodec, number> = { h264: 23, h265: 28, vp9: 33, av1: 35 };
@@ -302,6 +312,9 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
   const { spec, media, display, prefix } = ctx;
   const t = out.template;
   const id = `transcode:${out.name}`;
+  if (media.still) {
+    return [refuse(id, 'transcode', `output "${out.name}" is a ${t.container} file, which plays over time, and the input is a single still image: only snapshots can be made from it`)];
+  }
   if (t.video && !display) return [refuse(id, 'transcode', `output "${out.name}" needs video, and the input has none (audio only)`)];
   const clip = planClip(out, media);
   if (typeof clip === 'string') return [refuse(id, 'transcode', `output "${out.name}": ${clip}`)];
@@ -314,15 +327,13 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
     // Keyframes must fall on segment boundaries: the GOP divides the segment evenly.
     const gopSec = segmentSec / Math.max(1, Math.ceil(segmentSec / (t.video?.gopSec ?? 2)));
     segmentSec = round3(segmentSec);
-    const seen = new Set<string>();
     const rungs: TranscodeTask[] = [];
     for (const r of ladder.rungs) {
       const video = planVideo(t, display!, media, { ...r }, gopSec);
-      const size = `${video.width}x${video.height}`;
-      const wouldUpscale = (t.transConfig?.noUpscale ?? true) && rungs.length > 0 && seen.has(size);
-      // Rungs that collapse onto the same size (small sources) add nothing: keep the first.
-      if (wouldUpscale || seen.has(size)) continue;
-      seen.add(size);
+      // Rungs that collapse onto one size (a source smaller than the top rungs) add nothing:
+      // keep the one whose box fits that size best (the later, smaller box with its lower bit rate).
+      const same = rungs.findIndex((x) => x.video!.width === video.width && x.video!.height === video.height);
+      if (same >= 0) rungs.splice(same, 1);
       rungs.push({
         id: `transcode:${out.name}/${r.name}`,
         kind: 'transcode',
@@ -376,31 +387,57 @@ export function defaultSnapshots(media: MediaInfo): ResolvedSnapshot[] {
   return [{ name: 'poster', templateId: null, settings: { time: round3(Math.min(media.durationSec * 0.1, 10)), format: 'jpg' } }];
 }
 
+/** The frame times of one snapshot, or the reason it cannot be made. */
+function snapshotTimes(media: MediaInfo, s: ResolvedSnapshot['settings'], adjustments: string[]): number[] | string {
+  if (media.still) {
+    // One picture stands for every moment: any mode gives that one frame.
+    if (s.sprite) return 'a sprite sheet needs several frames, and the input is a single still image';
+    if (s.time !== undefined && s.time > 0) adjustments.push(`the input is a still image: its one picture stands for ${s.time} s`);
+    if (s.interval !== undefined) adjustments.push(`the input is a still image: one frame, not one every ${s.interval} s`);
+    if (s.count !== undefined && s.count > 1) adjustments.push(`the input is a still image: one frame, not ${s.count}`);
+    return [0];
+  }
+  const fps = sourceFps(media);
+  const frameSec = 1 / fps;
+  // The last moment that still has a picture: two frames before the end.
+  const last = round3(Math.max(0, media.durationSec - 2 * frameSec));
+  if (s.time !== undefined) {
+    if (s.time > last) adjustments.push(`time ${s.time} s is past the last frame; using ${last} s`);
+    return [round3(Math.min(s.time, last))];
+  }
+  if (s.interval !== undefined) {
+    const interval = s.interval;
+    // Closer than a frame, two times would name the same picture.
+    if (interval < frameSec - 1e-9) {
+      return `an interval of ${interval} s is shorter than one frame of the input (${round3(frameSec)} s at ${fps} fps)`;
+    }
+    const n = Math.floor(last / interval + 1e-9) + 1;
+    if (n > MAX_SNAPSHOT_FRAMES) {
+      return `an interval of ${interval} s gives ${n} frames over ${media.durationSec} s, more than ${MAX_SNAPSHOT_FRAMES}`;
+    }
+    return Array.from({ length: n }, (_, i) => round3(i * interval));
+  }
+  // Distinct frames between the start and the last one: no more than that many times.
+  const available = Math.floor(last * fps + 1e-9) + 1;
+  const n = Math.min(s.count!, available);
+  if (n < s.count!) adjustments.push(`${s.count} frames asked; the input has ${available} distinct frames, so ${n}`);
+  // Evenly spaced, each in the middle of its share of the timeline; near the end, times that would
+  // pass the last frame close up one frame apart instead of all landing on it.
+  return Array.from({ length: n }, (_, i) => round3(Math.min((media.durationSec * (i + 0.5)) / n, last - (n - 1 - i) * frameSec)));
+}
+
 function planSnapshot(ctx: Context, snap: ResolvedSnapshot): SnapshotTask | RefusedTask {
   const { media, display, prefix } = ctx;
   const id = `snapshot:${snap.name}`;
   const s = snap.settings;
   if (!display) return refuse(id, 'snapshot', `snapshot "${snap.name}" needs video, and the input has none`);
   const format = s.format ?? 'jpg';
-  const size = fitSize(display, { width: s.width, height: s.height }, true);
+  const box = s.sprite && s.width === undefined && s.height === undefined ? { width: DEFAULT_SPRITE_WIDTH } : { width: s.width, height: s.height };
+  const size = fitSize(display, box, true);
   const adjustments: string[] = [];
-  // The last moment that still has a picture: two frames before the end.
-  const last = round3(Math.max(0, media.durationSec - 2 / sourceFps(media)));
-  let times: number[];
-  if (s.time !== undefined) {
-    if (s.time > last) adjustments.push(`time ${s.time} s is past the last frame; using ${last} s`);
-    times = [round3(Math.min(s.time, last))];
-  } else if (s.interval !== undefined) {
-    const n = Math.floor(last / s.interval) + 1;
-    if (n > MAX_SNAPSHOT_FRAMES) {
-      return refuse(id, 'snapshot', `an interval of ${s.interval} s gives ${n} frames over ${media.durationSec} s, more than ${MAX_SNAPSHOT_FRAMES}`);
-    }
-    times = Array.from({ length: n }, (_, i) => round3(i * s.interval!));
-  } else {
-    const n = s.count!;
-    // Evenly spaced, each in the middle of its share of the timeline.
-    times = Array.from({ length: n }, (_, i) => round3(Math.min(last, (media.durationSec * (i + 0.5)) / n)));
-  }
+  const planned = snapshotTimes(media, s, adjustments);
+  if (typeof planned === 'string') return refuse(id, 'snapshot', `snapshot "${snap.name}": ${planned}`);
+  let times = planned;
   let sprite: SnapshotTask['sprite'] = null;
   let keys: string[];
   if (s.sprite) {
@@ -410,7 +447,18 @@ function planSnapshot(ctx: Context, snap: ResolvedSnapshot): SnapshotTask | Refu
       adjustments.push(`${times.length} frames do not fit ${columns}x${rows}; keeping the first ${columns * rows}`);
       times = times.slice(0, columns * rows);
     }
-    sprite = { columns, rows, imageKey: `${prefix}${snap.name}.${format}`, vttKey: `${prefix}${snap.name}.vtt` };
+    const sheetWidth = columns * size.width;
+    const sheetHeight = rows * size.height;
+    const maxSide = MAX_SHEET_SIDE[format];
+    if (sheetWidth > maxSide || sheetHeight > maxSide || sheetWidth * sheetHeight > MAX_SHEET_PIXELS) {
+      return refuse(
+        id,
+        'snapshot',
+        `snapshot "${snap.name}": a ${columns}x${rows} sheet of ${size.width}x${size.height} cells is ${sheetWidth}x${sheetHeight} px, ` +
+          `over the limit (${maxSide} px a side for ${format}, ${MAX_SHEET_PIXELS} px in all); use fewer columns or rows, or smaller cells`,
+      );
+    }
+    sprite = { columns, rows, imageKey: `${prefix}${snap.name}.${format}`, vttKey: `${prefix}${snap.name}.vtt`, endSec: media.durationSec };
     keys = [sprite.imageKey, sprite.vttKey];
   } else if (times.length === 1) {
     keys = [`${prefix}${snap.name}.${format}`];

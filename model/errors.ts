@@ -32,6 +32,9 @@ export const errorCodes = {
   EncodeStalled: { status: 500, title: 'The encoder stopped making progress', retryable: true },
   EncodeTimeout: { status: 500, title: 'The encoder ran past its time limit', retryable: true },
   OutputTooLarge: { status: 422, title: 'The output exceeds the size limit', retryable: false },
+  WatermarkInvalid: { status: 422, title: 'The watermark cannot be used', retryable: false },
+  /** A task whose input is another task's output, which did not succeed; a job retry re-runs both. */
+  DependencyFailed: { status: 422, title: 'A task this one needs did not succeed', retryable: false },
   NotifyFailed: { status: 502, title: 'The notification could not be delivered', retryable: true },
   UrlNotAllowed: { status: 400, title: 'The URL is not allowed', retryable: false },
   // Inputs fetched from URLs and the object store

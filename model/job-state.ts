@@ -1,5 +1,6 @@
 /** The job JSON of API.md: kept by the workflow, returned by its `state` query. Types only. */
 import type { ErrorCode } from './errors';
+import type { JobInput } from './job';
 
 export type JobStatus = 'queued' | 'probing' | 'processing' | 'succeeded' | 'failed' | 'canceled';
 export type TaskKind = 'probe' | 'watermark' | 'transcode' | 'snapshot' | 'package' | 'notify';
@@ -32,7 +33,13 @@ export interface AudioInfo {
 
 /** ffprobe's view of a file, normalised once. */
 export interface MediaInfo {
+  /** 0 for a still image. */
   durationSec: number;
+  /**
+   * A single picture (PNG, JPEG, WebP): it has no timeline, so only snapshots can be made from it.
+   * The probe always sets it; probe results recorded before it existed (replayed histories) lack it.
+   */
+  still?: boolean;
   container: string;
   sizeBytes: number;
   video: VideoInfo | null;
@@ -55,6 +62,20 @@ export interface OutputState {
   durationSec: number;
   video: { codec: string; width: number; height: number; bitrateKbps: number | null } | null;
   audio: { codec: string; channels: number; sampleRate: number; bitrateKbps: number | null } | null;
+  /** HLS/DASH outputs: one entry per rung (the key is the rung's playlist, or the MPD for DASH). */
+  renditions?: RenditionState[];
+}
+
+export interface RenditionState {
+  name: string;
+  key: string;
+  width: number;
+  height: number;
+  fps: number;
+  /** RFC 6381, as in the playlist's CODECS. */
+  codecs: string;
+  /** Peak bits per second (HLS BANDWIDTH); null for DASH, whose MPD states its own. */
+  bandwidth: number | null;
 }
 
 export interface SnapshotState {
@@ -76,7 +97,8 @@ export interface JobState {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  input: { key: string; media: MediaInfo | null };
+  /** The input as submitted (`key` with an optional `bucket`, or `url`) and what probing found. */
+  input: JobInput & { media: MediaInfo | null };
   tasks: TaskState[];
   outputs: OutputState[];
   snapshots: SnapshotState[];

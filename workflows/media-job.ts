@@ -20,7 +20,7 @@ import type { Activities } from '../activities';
 import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
 import type { JobSpec } from '../model/job';
 import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, TaskKind, TaskState } from '../model/job-state';
-import { planJob, type MediaTask, type Plan } from '../media/plan';
+import { planJob, type MediaTask, type Plan, type TranscodeTask } from '../media/plan';
 import { cancelSignal, pipelineResumedSignal, retrySignal, retryUpdate, searchAttributes, stateQuery } from './definitions';
 
 const retry = {
@@ -88,7 +88,7 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
     createdAt: spec.createdAt,
     startedAt: null,
     finishedAt: null,
-    input: { key: spec.input.key, media: null },
+    input: { ...spec.input, media: null },
     tasks: [],
     outputs: [],
     snapshots: [],
@@ -179,26 +179,71 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
     }
   }
 
+  /** The tasks whose results a task uses: its watermarks' assets, a package's rungs. */
+  function dependenciesOf(m: MediaTask): string[] {
+    if (m.kind === 'transcode') return [...new Set(m.watermarks.map((w) => w.taskId))];
+    if (m.kind === 'package') return m.rungTaskIds;
+    return [];
+  }
+
+  /** Runs one task's activity and records its result; never throws. */
   async function runMediaTask(m: MediaTask): Promise<void> {
     const t = task(m.id, m.kind);
     const acts = activitiesFor('media', m.id, round);
     switch (m.kind) {
       case 'transcode': {
-        const output = await runTask(t, () => acts.transcode({ inputKey: spec.input.key, task: m }));
-        if (output) state.outputs.push(output);
+        const output = await runTask(t, () => acts.transcode({ input: spec.input, task: m }));
+        // A ladder's rungs are the package's material, not outputs of their own.
+        if (output && !m.rung) state.outputs.push(output);
         return;
       }
       case 'snapshot': {
-        const snap = await runTask(t, () => acts.snapshot({ inputKey: spec.input.key, task: m }));
+        const snap = await runTask(t, () => acts.snapshot({ input: spec.input, task: m }));
         if (snap) state.snapshots.push(snap);
         return;
       }
-      case 'package':
       case 'watermark':
-        // The API refuses these outputs at submission until the media engine builds them.
-        Object.assign(t, { status: 'failed', error: { code: 'UnsupportedOutput', message: `${m.kind} tasks are not supported by this version`, retryable: false } });
+        await runTask(t, () => acts.watermark({ task: m }));
         return;
+      case 'package': {
+        const rungs = plan!.tasks.filter((r): r is TranscodeTask => r.kind === 'transcode' && m.rungTaskIds.includes(r.id));
+        const output = await runTask(t, () => acts.packageOutput({ task: m, rungs: rungs.map((r) => ({ name: r.rung!.name, key: r.outputKey })) }));
+        if (output) {
+          state.outputs.push(output);
+          // The segments now hold the rungs' media: the intermediate files can go.
+          const { removeObjects } = activitiesFor('cleanup', `cleanup:${m.name}`, round);
+          await removeObjects(rungs.map((r) => r.outputKey)).catch(() => undefined);
+        }
+        return;
+      }
     }
+  }
+
+  /**
+   * Runs the tasks of a round concurrently, each once the tasks it depends on are done; a task
+   * whose dependency failed fails with DependencyFailed (a retry re-runs both).
+   */
+  async function runTasks(todo: MediaTask[]): Promise<void> {
+    const finished = new Map<string, Promise<void>>();
+    for (const m of todo) {
+      finished.set(
+        m.id,
+        (async () => {
+          // Every task is registered before any looks up its dependencies.
+          await Promise.resolve();
+          const deps = dependenciesOf(m);
+          await Promise.all(deps.map((id) => finished.get(id)));
+          const failed = deps.map((id) => task(id, 'transcode')).find((d) => d.status !== 'succeeded');
+          if (failed) {
+            const error = { code: 'DependencyFailed', message: `needs ${failed.id}, which ${failed.status === 'canceled' ? 'was canceled' : 'failed'}`, retryable: false };
+            Object.assign(task(m.id, m.kind), { status: 'failed', error });
+            return;
+          }
+          await runMediaTask(m);
+        })(),
+      );
+    }
+    await Promise.all(finished.values());
   }
 
   /** One round: probe (unless done), plan, then every task not yet succeeded, in parallel. */
@@ -207,7 +252,7 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
     if (!media) {
       setStatus('probing');
       const { probeInput } = activitiesFor('probe', 'probe', round);
-      media = await runTask(task('probe', 'probe'), () => probeInput(spec.input.key));
+      media = await runTask(task('probe', 'probe'), () => probeInput(spec.input));
       if (!media) return;
       state.input.media = media;
       plan = planJob(spec, media);
@@ -216,7 +261,7 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
     if (!plan) return;
     setStatus('processing');
     const todo = plan.tasks.filter((m) => task(m.id, m.kind).status !== 'succeeded');
-    await Promise.all(todo.map(runMediaTask));
+    await runTasks(todo);
   }
 
   async function notifyOnce(event: NotificationState['event']): Promise<void> {
@@ -239,13 +284,10 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
   /** Everything a canceled job leaves behind: nothing in the store, every open task canceled. */
   async function finishCanceled(reason: string): Promise<void> {
     for (const t of state.tasks) if (t.status === 'pending' || t.status === 'running') t.status = 'canceled';
-    const keys = [
-      ...(plan?.tasks.flatMap((m) => (m.kind === 'snapshot' ? m.keys : m.kind === 'watermark' ? [m.assetKey] : [m.outputKey])) ?? []),
-      ...state.snapshots.flatMap((s) => s.keys),
-    ];
-    if (keys.length) {
+    if (state.tasks.some((t) => t.kind !== 'probe' && t.status !== 'pending')) {
+      // Everything a job writes lives in its own folder: outputs, segments, snapshots, assets.
       const { removeObjects } = activitiesFor('cleanup', 'cleanup', round);
-      await removeObjects([...new Set(keys)]).catch(() => undefined);
+      await removeObjects([], [`${spec.outputPrefix}${spec.id}/`]).catch(() => undefined);
     }
     state.outputs = [];
     state.snapshots = [];
@@ -253,6 +295,14 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
     state.finishedAt = now();
     setStatus('canceled');
     await notifyOnce('job.canceled');
+  }
+
+  /** Watermark assets served the transcodes; a succeeded job's folder holds only what was asked for. */
+  async function removeIntermediates(): Promise<void> {
+    const keys = plan?.tasks.flatMap((m) => (m.kind === 'watermark' ? [m.assetKey] : [])) ?? [];
+    if (!keys.length) return;
+    const { removeObjects } = activitiesFor('cleanup', 'cleanup:watermarks', round);
+    await removeObjects(keys).catch(() => undefined);
   }
 
   function finishRound(): void {
@@ -297,6 +347,7 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
       return state;
     }
     finishRound();
+    if (state.status === 'succeeded') await CancellationScope.nonCancellable(removeIntermediates);
     await CancellationScope.nonCancellable(() => notifyOnce(state.status === 'succeeded' ? 'job.succeeded' : 'job.failed'));
     if (state.status === 'succeeded') return state;
 

@@ -1,5 +1,8 @@
 /** How every ffmpeg/ffprobe run opens its input: a local file, through an explicit demuxer allow-list. */
 
+/** Demuxers of single still images (snapshot-only inputs and watermark images); never `image2`, whose patterns reach other files. */
+export const IMAGE_DEMUXERS = ['png_pipe', 'jpeg_pipe', 'webp_pipe'] as const;
+
 /**
  * Demuxers we accept. Playlist and indirection demuxers (hls, dash, concat, image2 patterns,
  * tee, …) are absent on purpose: they would make ffmpeg open files or URLs named inside the
@@ -7,6 +10,7 @@
  */
 export const ALLOWED_DEMUXERS = [
   'mov', 'matroska', 'avi', 'mpegts', 'mpeg', 'flv', 'mxf', 'asf', 'ogg', 'wav', 'mp3', 'aac', 'flac',
+  ...IMAGE_DEMUXERS,
 ] as const;
 
 /**
@@ -14,10 +18,10 @@ export const ALLOWED_DEMUXERS = [
  *
  * @example ['ffprobe', ...inputArgs('/cache/in.mp4')]
  */
-export function inputArgs(path: string, seekSec?: number): string[] {
+export function inputArgs(path: string, seekSec?: number, demuxers: readonly string[] = ALLOWED_DEMUXERS): string[] {
   return [
     '-protocol_whitelist', 'file',
-    '-format_whitelist', ALLOWED_DEMUXERS.join(','),
+    '-format_whitelist', demuxers.join(','),
     // Seeking before -i is fast (keyframe index) and, since ffmpeg 2.1, still frame-accurate.
     ...(seekSec !== undefined && seekSec > 0 ? ['-ss', seekSec.toFixed(3)] : []),
     '-i', path,

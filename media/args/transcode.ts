@@ -3,7 +3,7 @@
  * audio codec in exhaustive maps, so a codec added to the model without a builder fails to compile.
  */
 import type { AudioCodec, VideoCodec } from '../../model/templates';
-import type { AudioPlan, TranscodeTask, VideoPlan } from '../plan';
+import type { AudioPlan, TranscodeTask, VideoPlan, WatermarkPlan } from '../plan';
 import { commonArgs, inputArgs } from './input';
 
 export interface RunLimits {
@@ -78,8 +78,34 @@ const videoEncoders: Record<VideoCodec, (v: VideoPlan) => string[]> = {
   ],
 };
 
-function videoArgs(v: VideoPlan): string[] {
-  return ['-map', '0:v:0', '-vf', videoFilter(v), ...videoEncoders[v.codec](v), '-pix_fmt', v.pixFmt];
+/** Where the overlay's top-left corner goes, as overlay-filter expressions. */
+function overlayPosition(w: WatermarkPlan): string {
+  const x = { L: `${w.dx}`, R: `main_w-overlay_w-${w.dx}`, C: '(main_w-overlay_w)/2' };
+  const y = { T: `${w.dy}`, B: `main_h-overlay_h-${w.dy}`, C: '(main_h-overlay_h)/2' };
+  if (w.position === 'center') return `x=${x.C}:y=${y.C}`;
+  return `x=${x[w.position[1] as 'L' | 'R']}:y=${y[w.position[0] as 'T' | 'B']}`;
+}
+
+/**
+ * The video graph: the planned scale/pad/crop/fps chain, then each watermark (input 1, 2, …)
+ * sized to its planned width, faded to its opacity and overlaid in its time window: one pass.
+ */
+function videoGraph(v: VideoPlan, watermarks: WatermarkPlan[]): string[] {
+  if (!watermarks.length) return ['-map', '0:v:0', '-vf', videoFilter(v)];
+  const chains = [`[0:v:0]${videoFilter(v)}[base]`];
+  let last = 'base';
+  watermarks.forEach((w, i) => {
+    const alpha = w.opacity < 1 ? `,colorchannelmixer=aa=${w.opacity}` : '';
+    chains.push(`[${i + 1}:v:0]scale=${w.widthPx}:-2:flags=lanczos,format=rgba${alpha}[wm${i}]`);
+    const window = w.endSec !== null ? `between(t,${w.startSec},${w.endSec})` : `gte(t,${w.startSec})`;
+    chains.push(`[${last}][wm${i}]overlay=${overlayPosition(w)}:enable='${window}'[v${i}]`);
+    last = `v${i}`;
+  });
+  return ['-filter_complex', chains.join(';'), '-map', `[${last}]`];
+}
+
+function videoArgs(v: VideoPlan, watermarks: WatermarkPlan[]): string[] {
+  return [...videoGraph(v, watermarks), ...videoEncoders[v.codec](v), '-pix_fmt', v.pixFmt];
 }
 
 const audioEncoders: Record<AudioCodec, string> = { aac: 'aac', mp3: 'libmp3lame', opus: 'libopus' };
@@ -115,12 +141,17 @@ const muxers: Record<TranscodeTask['container'], string[]> = {
  *
  * @example execa(ffmpegPath, transcodeArgs(task, '/cache/in.mp4', '/tmp/out.mp4', limits))
  */
-export function transcodeArgs(task: TranscodeTask, input: string, output: string, limits: RunLimits): string[] {
+export function transcodeArgs(task: TranscodeTask, input: string, output: string, limits: RunLimits, watermarkAssets: string[] = []): string[] {
+  if (watermarkAssets.length !== (task.video ? task.watermarks.length : 0)) {
+    throw new Error(`transcodeArgs: ${task.watermarks.length} watermarks planned, ${watermarkAssets.length} assets given`);
+  }
   return [
     ...commonArgs(),
     ...inputArgs(input, task.clip?.startSec),
+    // Our own prepared PNGs, opened as PNG only.
+    ...watermarkAssets.flatMap((a) => inputArgs(a, undefined, ['png_pipe'])),
     ...(task.clip ? ['-t', task.clip.durationSec.toFixed(3)] : []),
-    ...(task.video ? videoArgs(task.video) : ['-vn']),
+    ...(task.video ? videoArgs(task.video, task.watermarks) : ['-vn']),
     ...(task.audio ? audioArgs(task.audio) : ['-an']),
     // Drop subtitle/data streams and source metadata we did not ask for.
     '-sn', '-dn', '-map_metadata', '-1',

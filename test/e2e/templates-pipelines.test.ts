@@ -154,17 +154,18 @@ for (const variant of variants) {
       assert.equal(out.streams.some((s) => s.codec_type === 'audio'), true);
     });
 
-    test('jobs refuse unknown pipelines, wrong template kinds, and outputs this version cannot make', async () => {
+    test('jobs refuse unknown pipelines, wrong template kinds, and overrides that break the template', async () => {
       const unknownPipeline = await call('POST', '/v1/jobs', { input: { key: 'raw/clip.mp4' }, pipeline: 'nope', outputs: [{ name: 'a', template: 'mp4-h264-360p' }] });
       assert.equal(unknownPipeline.status, 400);
       assert.equal(unknownPipeline.json.errors[0].path, 'pipeline');
       const wrongKind = await call('POST', '/v1/jobs', { input: { key: 'raw/clip.mp4' }, outputs: [{ name: 'a', template: 'poster-jpg' }] });
       assert.equal(wrongKind.status, 400);
       assert.match(wrongKind.json.errors[0].message, /snapshot template/);
-      const hls = await call('POST', '/v1/jobs', { input: { key: 'raw/clip.mp4' }, outputs: [{ name: 's', template: 'hls-h264-ladder' }] });
+      // HLS takes AAC only: the merged template is checked as a whole, and the override is named.
+      const hls = await call('POST', '/v1/jobs', { input: { key: 'raw/clip.mp4' }, outputs: [{ name: 's', template: 'hls-h264-ladder', overrides: { audio: { codec: 'opus' } } }] });
       assert.equal(hls.status, 400);
-      assert.equal(hls.json.code, 'UnsupportedOutput');
-      assert.equal(hls.json.errors[0].path, 'outputs.0.template');
+      assert.equal(hls.json.code, 'InvalidInput');
+      assert.match(hls.json.errors[0].path, /^outputs\.0\.overrides/);
     });
   });
 }

@@ -175,7 +175,7 @@ describe('planner: snapshots', () => {
   });
   test('a sprite grid with its WebVTT track', () => {
     const s = only(snaps(media({}), [{ name: 'sp', templateId: null, settings: { interval: 1, width: 160, sprite: { columns: 5 } } }]).tasks, 'snapshot')[0]!;
-    assert.deepEqual(s.sprite, { columns: 5, rows: 4, imageKey: 'job_t/sp.jpg', vttKey: 'job_t/sp.vtt' });
+    assert.deepEqual(s.sprite, { columns: 5, rows: 4, imageKey: 'job_t/sp.jpg', vttKey: 'job_t/sp.vtt', endSec: 20 });
     assert.equal(s.times.length, 20);
   });
   test('too many frames are refused with the reason', () => {
@@ -187,12 +187,84 @@ describe('planner: snapshots', () => {
   });
 });
 
+/** A PNG/JPEG/WebP input as the probe describes it: one picture, no timeline, no sound. */
+function still(width = 800, height = 600): MediaInfo {
+  return media({ codec: 'png', width, height, fps: 0, pixFmt: 'rgb24' }, { durationSec: 0, container: 'png_pipe', audio: [], still: true });
+}
+
+interface SnapshotCase {
+  name: string;
+  media: MediaInfo;
+  settings: ResolvedSnapshot['settings'];
+  want?: Partial<Pick<SnapshotTask, 'times' | 'width' | 'height' | 'keys' | 'sprite'>>;
+  /** Every adjustment note, in order. */
+  adjustments?: RegExp[];
+  refused?: RegExp;
+}
+
+const fiveFps = media({ width: 640, height: 360, fps: 5 }, { durationSec: 6 });
+const snapshotCases: SnapshotCase[] = [
+  { name: 'interval times landing on frames (5 fps, 6 s)', media: fiveFps, settings: { interval: 1.3 }, want: { times: [0, 1.3, 2.6, 3.9, 5.2] }, adjustments: [] },
+  { name: 'an interval shorter than one frame is refused: frames would repeat', media: fiveFps, settings: { interval: 0.1 }, refused: /interval of 0\.1 s is shorter than one frame of the input \(0\.2 s at 5 fps\)/ },
+  { name: 'an interval of exactly one frame is fine', media: media({ fps: 10 }, { durationSec: 1 }), settings: { interval: 0.1 }, want: { times: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] } },
+  { name: 'count above the distinct frames is lowered to every frame, and says so', media: media({ fps: 10 }, { durationSec: 1 }), settings: { count: 50 }, want: { times: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] }, adjustments: [/50 frames asked; the input has 9 distinct frames, so 9/] },
+  { name: 'count near every frame: the tail closes up one frame apart below the last frame', media: media({ fps: 10 }, { durationSec: 2 }), settings: { count: 15 }, want: { times: [0.067, 0.2, 0.333, 0.467, 0.6, 0.733, 0.867, 1, 1.133, 1.267, 1.4, 1.5, 1.6, 1.7, 1.8] }, adjustments: [] },
+  { name: 'sprite cells default to 160 px wide thumbnails', media: media({}), settings: { interval: 5, sprite: { columns: 2 } }, want: { width: 160, height: 90, sprite: { columns: 2, rows: 2, imageKey: 'job_t/s.jpg', vttKey: 'job_t/s.vtt', endSec: 20 } } },
+  { name: 'sprite cells follow the display aspect (anamorphic 720x576 at 64:45)', media: media({ width: 720, height: 576, sar: [64, 45] }), settings: { count: 4, width: 256, sprite: { columns: 4 } }, want: { width: 256, height: 144 } },
+  { name: 'sprite rows given: the grid keeps them, extra frames are dropped with a note', media: media({}), settings: { interval: 2, sprite: { columns: 2, rows: 2 } }, want: { times: [0, 2, 4, 6], sprite: { columns: 2, rows: 2, imageKey: 'job_t/s.jpg', vttKey: 'job_t/s.vtt', endSec: 20 } }, adjustments: [/10 frames do not fit 2x2; keeping the first 4/] },
+  { name: 'a WebP sheet wider than WebP allows is refused', media: media({}), settings: { count: 10, format: 'webp', width: 1920, sprite: { columns: 10 } }, refused: /19200x1080 px, over the limit \(16383 px a side for webp/ },
+  { name: 'a sheet over the pixel bound is refused', media: media({}), settings: { count: 50, format: 'png', width: 1920, sprite: { columns: 5 } }, refused: /9600x10800 px, over the limit/ },
+  { name: 'still image: a time gives its one picture, noted', media: still(), settings: { time: 5, width: 320 }, want: { times: [0], width: 320, height: 240, keys: ['job_t/s.jpg'] }, adjustments: [/still image: its one picture stands for 5 s/] },
+  { name: 'still image: time 0 needs no note', media: still(), settings: { time: 0, format: 'png' }, want: { times: [0], width: 800, height: 600, keys: ['job_t/s.png'] }, adjustments: [] },
+  { name: 'still image: an interval gives one frame, noted', media: still(), settings: { interval: 2 }, want: { times: [0], keys: ['job_t/s.jpg'] }, adjustments: [/still image: one frame, not one every 2 s/] },
+  { name: 'still image: a count gives one frame, noted', media: still(), settings: { count: 5, format: 'webp' }, want: { times: [0], keys: ['job_t/s.webp'] }, adjustments: [/still image: one frame, not 5/] },
+  { name: 'still image: a sprite is refused with the reason', media: still(), settings: { count: 5, sprite: { columns: 5 } }, refused: /sprite sheet needs several frames, and the input is a single still image/ },
+  { name: 'still image: pixel aspect respected (1:2 pixels)', media: media({ codec: 'mjpeg', width: 800, height: 600, sar: [1, 2] }, { durationSec: 0, container: 'jpeg_pipe', audio: [], still: true }), settings: { time: 0 }, want: { width: 400, height: 600 } },
+];
+
+describe('planner: snapshot rules', () => {
+  for (const c of snapshotCases) {
+    test(c.name, () => {
+      const p = planJob(testSpec('raw/in', [], { id: 'job_t', snapshots: [{ name: 's', templateId: null, settings: c.settings }] }), c.media);
+      if (c.refused) {
+        assert.deepEqual(p.refused.map((r) => [r.id, r.error.code, r.error.retryable]), [['snapshot:s', 'OutputNotPossible', false]]);
+        assert.match(p.refused[0]!.error.message, c.refused);
+        return;
+      }
+      assert.deepEqual(p.refused, []);
+      const s = only(p.tasks, 'snapshot')[0]!;
+      for (const [k, v] of Object.entries(c.want ?? {})) assert.deepEqual(s[k as keyof SnapshotTask], v, k);
+      if (c.adjustments) {
+        assert.equal(s.adjustments.length, c.adjustments.length, s.adjustments.join('; '));
+        c.adjustments.forEach((re, i) => assert.match(s.adjustments[i]!, re));
+      }
+      // Distinct frames: strictly increasing, at least one frame apart (to the millisecond).
+      const frameSec = 1 / (c.media.video!.fps || 30);
+      s.times.slice(1).forEach((t, i) => assert.ok(t - s.times[i]! >= frameSec - 0.001, `times ${s.times[i]} and ${t} are closer than a frame`));
+      assert.ok(s.times.every((t) => t >= 0 && t <= Math.max(0, c.media.durationSec - frameSec)), `times inside the input: ${s.times.join(', ')}`);
+      if (s.sprite) assert.equal(s.keys.length, 2);
+      else assert.equal(s.keys.length, s.times.length);
+    });
+  }
+
+  test('still image: video and audio outputs are refused, snapshots still made, the default poster too', () => {
+    const p = plan([presetOutput('v', 'mp4-h264-720p'), presetOutput('a', 'm4a-aac-128k')], still(), { snapshots: null });
+    assert.deepEqual(p.refused.map((r) => [r.id, r.error.code, r.error.retryable]), [
+      ['transcode:v', 'OutputNotPossible', false],
+      ['transcode:a', 'OutputNotPossible', false],
+    ]);
+    assert.match(p.refused[0]!.error.message, /output "v" is a mp4 file, which plays over time, and the input is a single still image: only snapshots can be made from it/);
+    const poster = only(p.tasks, 'snapshot')[0]!;
+    assert.deepEqual([poster.times, poster.width, poster.height, poster.keys], [[0], 800, 600, ['job_t/poster.jpg']]);
+  });
+});
+
 describe('planner: streaming ladders and watermarks', () => {
-  test('HLS ladder: one rung task each (no upscaling, duplicates dropped) and a package task', () => {
+  test('HLS ladder: one rung task each (no upscaling; of rungs that collapse, the best-fitting kept) and a package task', () => {
     const p = plan([presetOutput('s', 'hls-h264-ladder')], media({ width: 1280, height: 720 }));
     const rungs = only(p.tasks, 'transcode');
     assert.deepEqual(rungs.map((r) => [r.id, r.video?.width, r.video?.height, r.video?.bitrateKbps]), [
-      ['transcode:s/1080p', 1280, 720, 5000],
+      ['transcode:s/720p', 1280, 720, 2500],
       ['transcode:s/480p', 854, 480, 1200],
       ['transcode:s/360p', 640, 360, 800],
     ]);
