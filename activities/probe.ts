@@ -2,6 +2,7 @@
 import { execa, type ExecaError } from 'execa';
 import { MediaflowError } from '../model/errors';
 import type { MediaInfo } from '../model/job-state';
+import type { JobInput } from '../model/job';
 import { probeArgs } from '../media/args/probe';
 import { parseProbe, type ProbeJson } from '../media/probe-parse';
 import type { ActivityDeps } from './index';
@@ -28,12 +29,10 @@ export async function ffprobeJson(ffprobe: string, file: string): Promise<ProbeJ
 }
 
 export function createProbe(deps: ActivityDeps) {
-  return async function probe(inputKey: string): Promise<MediaInfo> {
-    const head = await deps.storage.head(inputKey);
-    if (!head) throw new MediaflowError('InputMissing', `the input object "${inputKey}" does not exist`);
-    if (head.sizeBytes === 0) throw new MediaflowError('InputEmpty', `the input object "${inputKey}" is empty (0 bytes)`);
-    return withLocalInput(deps, inputKey, async (file) =>
-      parseProbe(await ffprobeJson(deps.binaries.ffprobe, file), head.sizeBytes, {
+  /** Missing, empty and oversized inputs are refused while the input is obtained. */
+  return async function probe(input: JobInput): Promise<MediaInfo> {
+    return withLocalInput(deps, input, async (file, { sizeBytes }) =>
+      parseProbe(await ffprobeJson(deps.binaries.ffprobe, file), sizeBytes, {
         maxDurationSec: deps.config.MAX_INPUT_DURATION_SEC,
         maxPixels: deps.config.MAX_INPUT_PIXELS,
       }),

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { MediaflowError } from '../model/errors';
 import type { OutputState, SnapshotState } from '../model/job-state';
+import type { JobInput } from '../model/job';
 import type { SnapshotTask, TranscodeTask } from '../media/plan';
 import { transcodeArgs } from '../media/args/transcode';
 import { snapshotArgs } from '../media/args/snapshot';
@@ -60,8 +61,8 @@ export function createRenderers(deps: ActivityDeps) {
   const { config, storage, binaries } = deps;
   const limits = { threads: config.FFMPEG_THREADS, maxOutputBytes: config.MAX_OUTPUT_BYTES };
 
-  async function transcode(inputKey: string, task: TranscodeTask): Promise<OutputState> {
-    return withLocalInput(deps, inputKey, (input) =>
+  async function transcode(source: JobInput, task: TranscodeTask): Promise<OutputState> {
+    return withLocalInput(deps, source, (input) =>
       withScratch(deps, task.container === 'fmp4' ? 'mp4' : task.container, async (scratch, report, signal) => {
         await runFfmpeg({
           binary: binaries.ffmpeg,
@@ -98,13 +99,13 @@ export function createRenderers(deps: ActivityDeps) {
   }
 
   /** Single-frame snapshots; several frames and sprites are the media engine's next step. */
-  async function snapshot(inputKey: string, task: SnapshotTask): Promise<SnapshotState> {
+  async function snapshot(source: JobInput, task: SnapshotTask): Promise<SnapshotState> {
     const time = task.times[0];
     const key = task.keys[0];
     if (task.times.length !== 1 || task.sprite || time === undefined || key === undefined) {
       throw new MediaflowError('UnsupportedOutput', `snapshot "${task.name}": several frames and sprites are not supported by this version`);
     }
-    return withLocalInput(deps, inputKey, (input) =>
+    return withLocalInput(deps, source, (input) =>
       withScratch(deps, task.format, async (scratch, report, signal) => {
         await runFfmpeg({
           binary: binaries.ffmpeg,

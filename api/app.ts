@@ -7,7 +7,7 @@ import type { PipelineStore } from '../db/pipelines';
 import type { TemplateStore } from '../db/templates';
 import { problemForError, problemOf, sendProblem } from './problem';
 import { jobRoutes } from './routes/jobs';
-import { objectRoutes } from './routes/objects';
+import { dotSegmentGuard, objectRoutes } from './routes/objects';
 import { pipelineRoutes } from './routes/pipelines';
 import { templateRoutes } from './routes/templates';
 import { serviceRoutes } from './routes/service';
@@ -27,6 +27,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
   const app = new Hono();
+  app.use('*', dotSegmentGuard);
   app.route('/', serviceRoutes(deps));
   app.route('/v1/objects', objectRoutes(deps));
   app.route('/v1/jobs', jobRoutes(deps));

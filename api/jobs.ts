@@ -11,7 +11,9 @@ import {
 import type { Config } from '../model/config';
 import { taskQueueFor } from '../model/config';
 import { MediaflowError, type FieldError } from '../model/errors';
-import type { JobSpec, JobSubmit, ResolvedOutput } from '../model/job';
+import { describeInput, type JobInput, type JobSpec, type JobSubmit, type ResolvedOutput } from '../model/job';
+import { checkUrlTarget } from '../storage/fetch-url';
+import { tenantKey } from '../storage/keys';
 import { finalJobStatuses, type JobState, type JobStatus } from '../model/job-state';
 import { priorityKeyOf, type PipelineStore } from '../db/pipelines';
 import type { TemplateStore } from '../db/templates';
@@ -33,7 +35,10 @@ export interface JobsDeps {
 interface JobMemo {
   createdAt: string;
   pipeline: string;
-  inputKey: string;
+  /** Key inputs; jobs from before URL inputs have only this. */
+  inputKey?: string;
+  /** The input as submitted, minus a URL's query (it may hold a signature). */
+  input?: JobInput;
   userData: string | null;
   /** With an Idempotency-Key: the hash of the body the job was made from. */
   bodyHash?: string;
@@ -56,6 +61,49 @@ export function idempotentJobId(tenant: string, key: string): string {
  */
 function rpc<T>(deps: JobsDeps, call: () => Promise<T>): Promise<T> {
   return deps.client.connection.withDeadline(Date.now() + deps.config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, call);
+}
+
+/** A URL without its query and fragment, for places that outlive the request (memo, logs). */
+function redactedInput(input: JobInput): JobInput {
+  if (!('url' in input)) return input;
+  const u = new URL(input.url);
+  return { url: `${u.origin}${u.pathname}` };
+}
+
+/**
+ * Checks the input at submission: the object exists in the tenant's part of the store (or in an
+ * allowed bucket), or the URL may be fetched at all. The worker checks a URL again on every
+ * connection; this is the early, friendly answer.
+ */
+async function checkInput(deps: JobsDeps, input: JobInput, tenant: string): Promise<JobInput> {
+  if ('url' in input) {
+    await checkUrlTarget(input.url, { allowPrivate: deps.config.ALLOW_PRIVATE_URLS }).catch((err: unknown) => {
+      if (err instanceof MediaflowError) throw problemError(err.code, err.message, [{ path: 'input.url', message: err.message }]);
+      throw err;
+    });
+    return input;
+  }
+  if (input.bucket !== undefined) {
+    const allowed = [deps.config.OSS_BUCKET, ...deps.config.OSS_INPUT_BUCKETS];
+    if (deps.config.STORAGE_DRIVER !== 'oss' || !deps.storage.forBucket) {
+      throw problemError('InvalidInput', 'input.bucket is only for STORAGE_DRIVER=oss', [{ path: 'input.bucket', message: 'this server stores objects on local disk: give only "key"' }]);
+    }
+    if (!allowed.includes(input.bucket)) {
+      throw problemError('InvalidInput', `bucket "${input.bucket}" is not one jobs may read`, [{ path: 'input.bucket', message: 'not an allowed input bucket (OSS_BUCKET, OSS_INPUT_BUCKETS)' }]);
+    }
+    if (!(await deps.storage.forBucket(input.bucket).head(input.key))) {
+      throw problemError('InputNotFound', `no object "${input.key}" in bucket "${input.bucket}"`, [{ path: 'input.key', message: 'no such object' }]);
+    }
+    return input;
+  }
+  const scoped = tenantKey(tenant, input.key);
+  if ('problem' in scoped) throw problemError('InvalidInput', `input.key ${scoped.problem}`, [{ path: 'input.key', message: scoped.problem }]);
+  if (!(await deps.storage.head(scoped.key))) {
+    throw problemError('InputNotFound', `no object with key "${input.key}"; upload it first with PUT /v1/objects/{key}`, [
+      { path: 'input.key', message: 'no such object' },
+    ]);
+  }
+  return { key: scoped.key };
 }
 
 /** Time-ordered, unguessable job ids: `job_` + base36 time + 16 hex. */
@@ -95,18 +143,14 @@ export async function submitJob(
     throw problemError('InvalidInput', `unknown pipeline "${body.pipeline}"`, [{ path: 'pipeline', message: `unknown pipeline "${body.pipeline}"` }]);
   }
   const { outputs, snapshots } = await resolveTemplates(deps.templates, tenant, body);
-  if (!(await deps.storage.head(body.input.key))) {
-    throw problemError('InputNotFound', `no object with key "${body.input.key}"; upload it first with PUT /v1/objects/{key}`, [
-      { path: 'input.key', message: 'no such object' },
-    ]);
-  }
+  const input = await checkInput(deps, body.input, tenant);
   const spec: JobSpec = {
     id,
     tenant,
     pipeline: pipeline.id,
     priorityKey: priorityKeyOf(pipeline.priority),
     createdAt: new Date().toISOString(),
-    input: body.input,
+    input,
     outputs,
     snapshots,
     outputPrefix: body.outputPrefix,
@@ -116,7 +160,14 @@ export async function submitJob(
     retryWindowSec: deps.config.JOB_RETRY_WINDOW_SEC,
     waitForPipeline: pipeline.state === 'paused',
   };
-  const memo: JobMemo = { createdAt: spec.createdAt, pipeline: spec.pipeline, inputKey: spec.input.key, userData: spec.userData, ...(bodyHash ? { bodyHash } : {}) };
+  const memo: JobMemo = {
+    createdAt: spec.createdAt,
+    pipeline: spec.pipeline,
+    ...('key' in input ? { inputKey: input.key } : {}),
+    input: redactedInput(input),
+    userData: spec.userData,
+    ...(bodyHash ? { bodyHash } : {}),
+  };
   const names = [...outputs.map((o) => o.name), ...(snapshots ?? [{ name: 'poster' }]).map((s) => s.name)];
   try {
     await rpc(deps, () =>
@@ -135,7 +186,7 @@ export async function submitJob(
           { key: searchAttributes.tenant, value: tenant },
           { key: searchAttributes.templates, value: [...new Set(outputs.map((o) => o.templateId))] },
         ],
-        staticSummary: `${spec.input.key} → ${names.join(', ')}`,
+        staticSummary: `${describeInput(spec.input)} → ${names.join(', ')}`,
         staticDetails: `tenant ${tenant} · pipeline ${spec.pipeline} · outputs under ${spec.outputPrefix}${id}/`,
       }),
     );
@@ -228,7 +279,7 @@ function stateFromDescription(id: string, d: WorkflowExecutionDescription): JobS
     createdAt: memo.createdAt ?? d.startTime.toISOString(),
     startedAt: null,
     finishedAt: d.closeTime ? d.closeTime.toISOString() : null,
-    input: { key: memo.inputKey ?? '', media: null },
+    input: { ...(memo.input ?? { key: memo.inputKey ?? '' }), media: null },
     tasks: [],
     outputs: [],
     snapshots: [],

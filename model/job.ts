@@ -1,6 +1,6 @@
 /** The job submission schema (API input) and the resolved spec a workflow runs from. */
 import { z } from 'zod';
-import { keyProblem } from '../storage/keys';
+import { bucketProblem, keyProblem } from '../storage/keys';
 import {
   snapshotOverrideFields,
   templateId,
@@ -36,6 +36,47 @@ const httpUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
   .max(2048);
 
+const bucketName = z.string().superRefine((bucket, ctx) => {
+  const problem = bucketProblem(bucket);
+  if (problem) ctx.addIssue({ code: 'custom', message: `bucket name ${problem}` });
+});
+
+/** What a job reads: an object in the configured store (or, with OSS, another allowed bucket), or a URL. */
+export type JobInput = { key: string; bucket?: string } | { url: string };
+
+/**
+ * `input`: one object with optional fields rather than a union, so a bad key is reported as
+ * `input.key` (a union would only say `input`), then narrowed to JobInput.
+ */
+export const jobInputSchema = z
+  .strictObject({
+    key: objectKeySchema.optional(),
+    /** OSS only: read the key from this bucket instead of the configured one. */
+    bucket: bucketName.optional(),
+    /** http(s) only; fetched by the worker under the URL rules (public addresses, size and time limits). */
+    url: httpUrl.optional(),
+  })
+  .superRefine((input, ctx) => {
+    if ((input.key === undefined) === (input.url === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of "key" (an object) or "url"' });
+    }
+    if (input.bucket !== undefined && input.url !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['bucket'], message: '"bucket" goes with "key", not with "url"' });
+    }
+  })
+  .transform((input): JobInput =>
+    input.url !== undefined ? { url: input.url } : { key: input.key!, ...(input.bucket !== undefined ? { bucket: input.bucket } : {}) },
+  );
+
+/** A short, secret-free description of an input for logs and the Temporal UI (URL queries may hold signatures). */
+export function describeInput(input: JobInput): string {
+  if ('url' in input) {
+    const u = new URL(input.url);
+    return `${u.origin}${u.pathname}${u.search ? '?…' : ''}`;
+  }
+  return input.bucket ? `oss://${input.bucket}/${input.key}` : input.key;
+}
+
 /** A watermark on an output: a watermark template, inline settings, or a template with inline overrides. */
 export const jobWatermarkSchema = z.strictObject({ template: templateId.optional(), ...watermarkOverrideFields });
 
@@ -54,7 +95,7 @@ export const jobSnapshotSchema = z.strictObject({ name, template: templateId.opt
 /** POST /v1/jobs body. */
 export const jobSubmitSchema = z
   .strictObject({
-    input: z.strictObject({ key: objectKeySchema }),
+    input: jobInputSchema,
     pipeline: templateId.default('default'),
     outputs: z.array(jobOutputSchema).max(20).default([]),
     /** Omitted: one `poster` JPEG. An empty list: no snapshots. */
@@ -116,7 +157,7 @@ export interface JobSpec {
   /** The pipeline's Temporal priority at submission (1 first … 5 last). */
   priorityKey: number;
   createdAt: string;
-  input: { key: string };
+  input: JobInput;
   outputs: ResolvedOutput[];
   /** null: the default poster. */
   snapshots: ResolvedSnapshot[] | null;

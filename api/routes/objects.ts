@@ -1,24 +1,47 @@
 /** PUT/GET/HEAD /v1/objects/{key}: streamed uploads and Range downloads against the configured store. */
 import { Readable } from 'node:stream';
-import { Hono } from 'hono';
+import type { IncomingMessage } from 'node:http';
+import { Hono, type MiddlewareHandler } from 'hono';
 import type { Config } from '../../model/config';
-import { keyProblem } from '../../storage/keys';
+import { tenantKey } from '../../storage/keys';
 import type { ByteRange, ObjectInfo, Storage } from '../../storage/storage';
 import { problemError, problemOf, sendProblem } from '../problem';
+import { DEFAULT_TENANT } from './tenant';
 
 const PREFIX = '/v1/objects/';
 
-function keyOf(rawPath: string): string {
+/** The tenant's key from the request path, and where it lives in the store. */
+function keyOf(rawPath: string): { key: string; storeKey: string } {
   let key: string;
   try {
     key = decodeURIComponent(rawPath.slice(PREFIX.length));
   } catch {
     throw problemError('InvalidInput', 'the key is not valid percent-encoded UTF-8', [{ path: 'key', message: 'bad percent-encoding' }]);
   }
-  const problem = keyProblem(key);
-  if (problem) throw problemError('InvalidInput', `the object key ${problem}`, [{ path: 'key', message: problem }]);
-  return key;
+  const scoped = tenantKey(DEFAULT_TENANT, key);
+  if ('problem' in scoped) throw problemError('InvalidInput', `the object key ${scoped.problem}`, [{ path: 'key', message: scoped.problem }]);
+  return { key, storeKey: scoped.key };
 }
+
+/**
+ * Refuses request targets with dot segments (`/../`, `/./`, `%2e%2e`) before URL parsing
+ * normalises them away: `/v1/objects/../../etc/passwd` would otherwise quietly become
+ * `/etc/passwd` and reach some other route. 400 names the key for object paths.
+ *
+ * @example app.use('*', dotSegmentGuard)
+ */
+export const dotSegmentGuard: MiddlewareHandler = async function dotSegmentGuard(c, next) {
+  const raw = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.url ?? new URL(c.req.url).pathname;
+  const target = raw.split('?')[0]!;
+  const dotted = target.split('/').some((segment) => {
+    const s = segment.replace(/%2e/gi, '.');
+    return s === '.' || s === '..';
+  });
+  if (!dotted) return next();
+  const message = 'must not contain "." or ".." segments';
+  const field = target.startsWith(PREFIX) ? 'key' : 'path';
+  return sendProblem(c, problemOf('InvalidInput', `the request path ${message}`, [{ path: field, message }]));
+};
 
 /** Parses a single `bytes=` range; null: serve the whole object; 'unsatisfiable': answer 416. */
 export function parseRange(header: string | undefined, size: number): ByteRange | null | 'unsatisfiable' {
@@ -51,20 +74,20 @@ export function objectRoutes(deps: { config: Config; storage: Storage }) {
   const app = new Hono();
 
   app.put('/*', async (c) => {
-    const key = keyOf(c.req.path);
+    const { key, storeKey } = keyOf(c.req.path);
     const declared = Number(c.req.header('content-length') ?? NaN);
     if (declared > config.MAX_UPLOAD_BYTES) throw problemError('PayloadTooLarge', `uploads may be at most ${config.MAX_UPLOAD_BYTES} bytes`);
     const web = c.req.raw.body;
     const body = web ? Readable.fromWeb(web as import('node:stream/web').ReadableStream) : Readable.from([]);
-    const info = await storage.put(key, body, { maxBytes: config.MAX_UPLOAD_BYTES });
+    const info = await storage.put(storeKey, body, { maxBytes: config.MAX_UPLOAD_BYTES });
     c.header('ETag', info.etag);
-    c.header('Location', `${PREFIX}${info.key.split('/').map(encodeURIComponent).join('/')}`);
-    return c.json({ key: info.key, sizeBytes: info.sizeBytes, etag: info.etag }, 201);
+    c.header('Location', `${PREFIX}${key.split('/').map(encodeURIComponent).join('/')}`);
+    return c.json({ key, sizeBytes: info.sizeBytes, etag: info.etag }, 201);
   });
 
   app.on(['GET', 'HEAD'], '/*', async (c) => {
-    const key = keyOf(c.req.path);
-    const info = await storage.head(key);
+    const { key, storeKey } = keyOf(c.req.path);
+    const info = await storage.head(storeKey);
     if (!info) throw problemError('NotFound', `no object with key "${key}"`);
     const headers = objectHeaders(info);
     if (c.req.header('if-none-match') === info.etag) return c.body(null, 304, headers);
@@ -81,7 +104,7 @@ export function objectRoutes(deps: { config: Config; storage: Storage }) {
       ...(range ? { 'Content-Range': `bytes ${range.start}-${range.end}/${info.sizeBytes}` } : {}),
     };
     if (c.req.method === 'HEAD') return c.body(null, status, all);
-    const { body } = await storage.get(key, range ?? undefined);
+    const { body } = await storage.get(storeKey, range ?? undefined);
     return c.body(Readable.toWeb(body) as ReadableStream, status, all);
   });
 

@@ -1,0 +1,221 @@
+/**
+ * A worker's disk cache of downloaded inputs, so the activities of one job (probe, every
+ * transcode, every snapshot) download the input once. Entries are keyed by an identity that
+ * changes when the content does (key + etag + size, or URL + validators); one download per
+ * identity is in flight at a time, entries in use are ref-counted, and the least recently used
+ * idle entries go when the cache passes its byte budget. Nothing here is needed by another worker.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+/** A file an activity may read until it releases the lease. */
+export interface InputLease {
+  readonly path: string;
+  readonly sizeBytes: number;
+  /** Idempotent. */
+  release(): void;
+}
+
+interface Entry {
+  identity: string;
+  path: string;
+  sizeBytes: number;
+  meta: Record<string, string>;
+  refs: number;
+  lastUsed: number;
+}
+
+interface Waiter {
+  resolve(entry: Entry): void;
+  reject(err: unknown): void;
+}
+
+interface Flight {
+  controller: AbortController;
+  waiters: Set<Waiter>;
+}
+
+/** Writes the content into `file` (created by the fill) and returns metadata to keep with the entry. */
+export type Fill = (file: string, signal: AbortSignal) => Promise<Record<string, string> | void>;
+
+export interface InputCacheStats {
+  entries: number;
+  bytes: number;
+  /** Fills that ran (downloads), since the cache was made. */
+  fills: number;
+  hits: number;
+}
+
+/** This process's folder under `inputs/`: host and pid, so processes sharing DATA_DIR never collide. */
+function processDirName(): string {
+  return `${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}`;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * @example const cache = await createInputCache('/data/work/inputs', 10 * 2 ** 30)
+ *          const lease = await cache.acquire(`oss:bucket/raw/a.mp4#"etag"`, (file, signal) => download(file, signal))
+ */
+export async function createInputCache(root: string, maxBytes: number) {
+  const dir = path.join(root, processDirName());
+  await fs.mkdir(dir, { recursive: true });
+  // Folders of dead processes on this host (a crashed or killed worker) are only litter now.
+  const host = `${processDirName().replace(/-\d+$/, '')}-`;
+  for (const name of await fs.readdir(root).catch(() => [] as string[])) {
+    const pid = Number(name.slice(host.length));
+    if (name.startsWith(host) && Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) {
+      await fs.rm(path.join(root, name), { recursive: true, force: true });
+    }
+  }
+
+  const entries = new Map<string, Entry>();
+  /** Replaced entries still leased by someone: removed on their last release. */
+  const retired = new Set<Entry>();
+  const flights = new Map<string, Flight>();
+  let bytes = 0;
+  let clock = 0;
+  const stats = { fills: 0, hits: 0 };
+
+  async function remove(entry: Entry): Promise<void> {
+    bytes -= entry.sizeBytes;
+    await fs.rm(entry.path, { force: true });
+  }
+
+  /** Drops idle entries, least recently used first, until the cache fits its budget. */
+  function evict(): void {
+    if (bytes <= maxBytes) return;
+    const idle = [...entries.values()].filter((e) => e.refs === 0).sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const e of idle) {
+      if (bytes <= maxBytes) break;
+      entries.delete(e.identity);
+      void remove(e);
+    }
+  }
+
+  function lease(entry: Entry): InputLease {
+    let released = false;
+    return {
+      path: entry.path,
+      sizeBytes: entry.sizeBytes,
+      release() {
+        if (released) return;
+        released = true;
+        entry.refs -= 1;
+        entry.lastUsed = ++clock;
+        if (entry.refs > 0) return;
+        if (retired.delete(entry)) void remove(entry);
+        else evict();
+      },
+    };
+  }
+
+  function startFlight(identity: string, fill: Fill): Flight {
+    const flight: Flight = { controller: new AbortController(), waiters: new Set() };
+    flights.set(identity, flight);
+    stats.fills += 1;
+    const file = path.join(dir, `${createHash('sha256').update(identity).digest('hex').slice(0, 24)}-${randomUUID().slice(0, 8)}.input`);
+    void (async () => {
+      try {
+        const meta = (await fill(file, flight.controller.signal)) ?? {};
+        flight.controller.signal.throwIfAborted();
+        const { size } = await fs.stat(file);
+        if (flights.get(identity) === flight) flights.delete(identity);
+        // From here to the end of the block nothing awaits: waiters cannot leave half-way.
+        const entry: Entry = { identity, path: file, sizeBytes: size, meta, refs: flight.waiters.size, lastUsed: ++clock };
+        const previous = entries.get(identity);
+        if (previous) retire(previous);
+        entries.set(identity, entry);
+        bytes += size;
+        for (const w of flight.waiters) w.resolve(entry);
+        evict();
+      } catch (err) {
+        if (flights.get(identity) === flight) flights.delete(identity);
+        await fs.rm(file, { force: true });
+        for (const w of flight.waiters) w.reject(err);
+      }
+    })();
+    return flight;
+  }
+
+  function retire(entry: Entry): void {
+    entries.delete(entry.identity);
+    if (entry.refs > 0) retired.add(entry);
+    else void remove(entry);
+  }
+
+  return {
+    dir,
+
+    /**
+     * A lease on the cached file for `identity`, running `fill` first when there is none. Callers
+     * asking for the same identity meanwhile share that one fill; when every one of them has
+     * given up (their `signal`), the fill is aborted.
+     */
+    acquire(identity: string, fill: Fill, signal?: AbortSignal): Promise<InputLease> {
+      signal?.throwIfAborted();
+      const cached = entries.get(identity);
+      if (cached) {
+        cached.refs += 1;
+        cached.lastUsed = ++clock;
+        stats.hits += 1;
+        return Promise.resolve(lease(cached));
+      }
+      let flight = flights.get(identity);
+      // A fill everyone abandoned is on its way out: start afresh rather than share its failure.
+      if (!flight || flight.controller.signal.aborted) flight = startFlight(identity, fill);
+      const joined = flight;
+      return new Promise<InputLease>((resolve, reject) => {
+        const onAbort = () => {
+          joined.waiters.delete(waiter);
+          if (joined.waiters.size === 0) joined.controller.abort(signal?.reason);
+          reject(signal?.reason);
+        };
+        const waiter: Waiter = {
+          resolve(entry) {
+            signal?.removeEventListener('abort', onAbort);
+            resolve(lease(entry));
+          },
+          reject(err) {
+            signal?.removeEventListener('abort', onAbort);
+            reject(err);
+          },
+        };
+        joined.waiters.add(waiter);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+
+    /** What a fill returned for the current entry of `identity` (validators to revalidate with). */
+    meta(identity: string): Record<string, string> | null {
+      return entries.get(identity)?.meta ?? null;
+    },
+
+    /** Forgets the entry: the content changed. Leases already given keep their file until released. */
+    invalidate(identity: string): void {
+      const entry = entries.get(identity);
+      if (entry) retire(entry);
+    },
+
+    stats(): InputCacheStats {
+      return { entries: entries.size, bytes, fills: stats.fills, hits: stats.hits };
+    },
+
+    /** Removes this process's folder (worker shutdown, tests). */
+    async close(): Promise<void> {
+      flights.forEach((f) => f.controller.abort());
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type InputCache = Awaited<ReturnType<typeof createInputCache>>;
