@@ -1,14 +1,13 @@
-/** Transcode and snapshot activity bodies: run ffmpeg into a scratch file, check it, upload it. */
+/** The transcode activity's body (snapshots: snapshot.ts): run ffmpeg into a scratch file, check it, upload it. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { MediaflowError } from '../model/errors';
-import type { OutputState, SnapshotState } from '../model/job-state';
+import type { OutputState } from '../model/job-state';
 import type { JobInput } from '../model/job';
-import type { SnapshotTask, TranscodeTask } from '../media/plan';
+import type { TranscodeTask } from '../media/plan';
 import { transcodeArgs } from '../media/args/transcode';
-import { snapshotArgs } from '../media/args/snapshot';
 import { parseProbe, streamBitrateKbps } from '../media/probe-parse';
 import { runFfmpeg } from './ffmpeg-run';
 import { ffprobeJson } from './probe';
@@ -98,33 +97,5 @@ export function createRenderers(deps: ActivityDeps) {
     );
   }
 
-  /** Single-frame snapshots; several frames and sprites are the media engine's next step. */
-  async function snapshot(source: JobInput, task: SnapshotTask): Promise<SnapshotState> {
-    const time = task.times[0];
-    const key = task.keys[0];
-    if (task.times.length !== 1 || task.sprite || time === undefined || key === undefined) {
-      throw new MediaflowError('UnsupportedOutput', `snapshot "${task.name}": several frames and sprites are not supported by this version`);
-    }
-    return withLocalInput(deps, source, (input) =>
-      withScratch(deps, task.format, async (scratch, report, signal) => {
-        await runFfmpeg({
-          binary: binaries.ffmpeg,
-          args: snapshotArgs(task, time, input, scratch),
-          durationSec: 0,
-          signal,
-          timeoutMs: ffmpegTimeoutMs(time),
-          stallMs: config.FFMPEG_STALL_SEC * 1000,
-        });
-        const size = await fs.stat(scratch).then((s) => s.size, () => 0);
-        if (size === 0) {
-          throw new MediaflowError('OutputNotPossible', `snapshot "${task.name}": no frame could be decoded at ${time} s`);
-        }
-        await storage.putFile(key, scratch);
-        report(1);
-        return { name: task.name, keys: [key] };
-      }),
-    );
-  }
-
-  return { transcode, snapshot };
+  return { transcode };
 }

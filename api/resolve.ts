@@ -103,9 +103,6 @@ async function resolveSnapshots(store: TemplateStore, tenant: string, body: JobS
     const merged = validate(snapshotTemplateSchema, deepMerge(modeGiven ? withoutMode(base) : base, inline), at, out);
     if (!merged) continue;
     const { kind: _, ...settings } = merged;
-    if (settings.time === undefined || settings.sprite) {
-      out.unsupported.push({ path: at.join('.'), message: 'snapshots of several frames (interval, count, sprite) are not supported by this version yet' });
-    }
     resolved.push({ name, templateId: id ?? null, settings });
   }
   return resolved;

@@ -81,6 +81,8 @@ export interface RenditionState {
 export interface SnapshotState {
   name: string;
   keys: string[];
+  /** What the planner changed from what was asked (a time past the end, fewer frames), when it changed anything. */
+  adjustments?: string[];
 }
 
 export interface NotificationState {
