@@ -4,21 +4,34 @@ import { MediaflowError } from '../model/errors';
 import type { MediaInfo } from '../model/job-state';
 import type { JobInput } from '../model/job';
 import { probeArgs } from '../media/args/probe';
-import { parseProbe, type ProbeJson } from '../media/probe-parse';
+import { oversizeInLog, parseProbe, tooManyPixels, type ProbeJson } from '../media/probe-parse';
 import type { ActivityDeps } from './index';
 import { withLocalInput } from './local-input';
 
 const PROBE_TIMEOUT_MS = 60_000;
 
-/** Runs ffprobe and returns its parsed JSON; unreadable media becomes a coded, non-retryable error. */
-export async function ffprobeJson(ffprobe: string, file: string): Promise<ProbeJson> {
+/**
+ * Runs ffprobe and returns its parsed JSON; unreadable media becomes a coded, non-retryable error.
+ * With `maxPixels` (user inputs), a picture over the limit fails with InputTooLarge before any
+ * decoder allocates it.
+ */
+export async function ffprobeJson(ffprobe: string, file: string, maxPixels?: number): Promise<ProbeJson> {
+  const oversize = (stderr: string) => {
+    const size = maxPixels !== undefined ? oversizeInLog(stderr) : null;
+    return size ? tooManyPixels(size.width, size.height, maxPixels!) : null;
+  };
   try {
-    const { stdout } = await execa(ffprobe, probeArgs(file), { timeout: PROBE_TIMEOUT_MS, stdin: 'ignore', maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await execa(ffprobe, probeArgs(file, maxPixels), { timeout: PROBE_TIMEOUT_MS, stdin: 'ignore', maxBuffer: 16 * 1024 * 1024 });
+    const tooLarge = oversize(String(stderr ?? ''));
+    if (tooLarge) throw tooLarge;
     return JSON.parse(stdout) as ProbeJson;
   } catch (err) {
+    if (err instanceof MediaflowError) throw err;
     const e = err as ExecaError;
     if (e.timedOut) throw new MediaflowError('InputUnreadable', `ffprobe could not read the input within ${PROBE_TIMEOUT_MS / 1000} s`);
     const stderr = String(e.stderr ?? '');
+    const tooLarge = oversize(stderr);
+    if (tooLarge) throw tooLarge;
     if (/not on whitelist/i.test(stderr)) {
       throw new MediaflowError('UnsupportedInput', 'the input is a playlist or a container we do not open (allowed: common audio/video containers)');
     }
@@ -32,7 +45,7 @@ export function createProbe(deps: ActivityDeps) {
   /** Missing, empty and oversized inputs are refused while the input is obtained. */
   return async function probe(input: JobInput): Promise<MediaInfo> {
     return withLocalInput(deps, input, async (file, { sizeBytes }) =>
-      parseProbe(await ffprobeJson(deps.binaries.ffprobe, file), sizeBytes, {
+      parseProbe(await ffprobeJson(deps.binaries.ffprobe, file, deps.config.MAX_INPUT_PIXELS), sizeBytes, {
         maxDurationSec: deps.config.MAX_INPUT_DURATION_SEC,
         maxPixels: deps.config.MAX_INPUT_PIXELS,
       }),

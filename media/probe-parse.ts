@@ -1,6 +1,7 @@
 /** ffprobe's loose JSON normalised once into MediaInfo, with the input limits checked. */
 import { MediaflowError } from '../model/errors';
 import type { AudioInfo, MediaInfo, VideoInfo } from '../model/job-state';
+import { IMAGE_DEMUXERS } from './args/input';
 
 interface ProbeStream {
   codec_type?: string;
@@ -15,6 +16,7 @@ interface ProbeStream {
   sample_rate?: string;
   duration?: string;
   bit_rate?: string;
+  nb_frames?: string;
   disposition?: { attached_pic?: number; default?: number };
   tags?: Record<string, string>;
   side_data_list?: { side_data_type?: string; rotation?: number }[];
@@ -90,15 +92,46 @@ export function parseProbe(json: ProbeJson, sizeBytes: number, limits: InputLimi
   }
   const streamDurations = streams.map((s) => Number(s.duration)).filter((d) => Number.isFinite(d) && d > 0);
   const durationSec = Number(json.format?.duration) || Math.max(0, ...streamDurations);
+  const container = json.format?.format_name ?? 'unknown';
+  const still = isStill(container, streams, video, audio, durationSec);
   const info: MediaInfo = {
-    durationSec: Math.round(durationSec * 1000) / 1000,
-    container: json.format?.format_name ?? 'unknown',
+    durationSec: still ? 0 : Math.round(durationSec * 1000) / 1000,
+    container,
     sizeBytes,
-    video,
+    // A picture has no frame rate (the image demuxers report a nominal 25).
+    video: still && video ? { ...video, fps: 0 } : video,
     audio,
+    still,
   };
   checkLimits(info, limits);
   return info;
+}
+
+/**
+ * A single picture: read by an image demuxer, or one frame without any duration and no sound.
+ * (A JPEG file holding several concatenated pictures counts as its first.)
+ */
+function isStill(container: string, streams: ProbeStream[], video: VideoInfo | null, audio: AudioInfo[], durationSec: number): boolean {
+  if (!video || audio.length > 0) return false;
+  if ((IMAGE_DEMUXERS as readonly string[]).includes(container)) return true;
+  const s = streams.find((x) => x.codec_type === 'video' && !x.disposition?.attached_pic);
+  return durationSec <= 0 && s?.nb_frames === '1';
+}
+
+/**
+ * ffprobe runs with `-max_pixels` so a tiny file claiming a huge picture never gets its frame
+ * buffer allocated; the decoder then logs the claimed size and reports none. This reads it back.
+ *
+ * @example oversizeInLog('[png @ 0x1] … Picture size 16000x16000 exceeds specified max pixel count …') // { width: 16000, height: 16000 }
+ */
+export function oversizeInLog(stderr: string): { width: number; height: number } | null {
+  const m = /Picture size (\d+)x(\d+) exceeds specified max pixel count/.exec(stderr);
+  return m ? { width: Number(m[1]), height: Number(m[2]) } : null;
+}
+
+/** The InputTooLarge error for a picture of this size. */
+export function tooManyPixels(width: number, height: number, maxPixels: number): MediaflowError {
+  return new MediaflowError('InputTooLarge', `the input is ${width}x${height} px, more than the limit of ${maxPixels} pixels a frame`);
 }
 
 function checkLimits(info: MediaInfo, limits: InputLimits): void {
@@ -109,12 +142,9 @@ function checkLimits(info: MediaInfo, limits: InputLimits): void {
     );
   }
   if (info.video && info.video.width * info.video.height > limits.maxPixels) {
-    throw new MediaflowError(
-      'InputTooLarge',
-      `the input is ${info.video.width}x${info.video.height} px, more than the limit of ${limits.maxPixels} pixels a frame`,
-    );
+    throw tooManyPixels(info.video.width, info.video.height, limits.maxPixels);
   }
-  if (info.video && info.durationSec <= 0) {
+  if (info.video && !info.still && info.durationSec <= 0) {
     throw new MediaflowError('InputUnreadable', 'the input has a video stream but no readable duration');
   }
 }
