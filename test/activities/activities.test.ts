@@ -11,7 +11,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../activities';
 import { loadConfig } from '../../model/config';
-import { planJob, type TranscodeTask } from '../../media/plan';
+import { planJob, type SnapshotTask, type TranscodeTask } from '../../media/plan';
+import type { ResolvedSnapshot } from '../../model/job';
 import { presetOutput, testSpec } from '../helpers/spec';
 import { createLocalStorage } from '../../storage/local';
 import { makeClip, probeFile, testBinaries } from '../helpers/media';
@@ -164,5 +165,34 @@ describe('transcode', { timeout: 120_000 }, () => {
     assert.equal(left, '', 'no ffmpeg left running');
     assert.deepEqual(await fs.readdir(path.join(deps.workDir, 'outputs')), []);
     assert.equal(await deps.storage.head(task.outputKey), null);
+  });
+});
+
+describe('snapshot', { timeout: 120_000 }, () => {
+  async function snapshotTask(inputKey: string, jobId: string, settings: ResolvedSnapshot['settings']): Promise<SnapshotTask> {
+    const media = (await runIn(newEnv(), createActivities(deps).probeInput, inputKey)).value;
+    const spec = testSpec(inputKey, [], { id: jobId, snapshots: [{ name: 'frames', templateId: null, settings }] });
+    const task = planJob(spec, media).tasks.find((t): t is SnapshotTask => t.kind === 'snapshot');
+    assert.ok(task);
+    return task;
+  }
+
+  test('several frames in one pass: heartbeats rise to 1, every planned key is written, the scratch directory goes', async () => {
+    const file = path.join(dir, 'frames.mp4');
+    await makeClip(file, { width: 1280, height: 720, durationSec: 20, fps: 30 });
+    await put('raw/frames.mp4', file);
+    // Full-size PNGs: enough work for the once-a-second heartbeats to see it move.
+    const task = await snapshotTask('raw/frames.mp4', 'job_snap', { count: 60, format: 'png' });
+    const env = newEnv();
+    const beats: number[] = [];
+    env.on('heartbeat', (d: { progress: number }) => beats.push(d.progress));
+    const { value } = await runIn(env, createActivities(deps).snapshot, { inputKey: 'raw/frames.mp4', task });
+    assert.deepEqual(value.keys, task.keys);
+    assert.equal(value.keys.length, 60);
+    for (const key of value.keys) assert.ok((await deps.storage.head(key))?.sizeBytes, key);
+    assert.deepEqual([...beats].sort((a, b) => a - b), beats, 'progress never goes back');
+    assert.equal(beats.at(-1), 1);
+    assert.ok(beats.some((p) => p > 0 && p < 1), `no intermediate progress in ${beats.join(',')}`);
+    assert.deepEqual(await fs.readdir(path.join(deps.workDir, 'outputs')), [], 'scratch directory removed');
   });
 });
