@@ -80,7 +80,7 @@ async function resolveOutputs(store: TemplateStore, tenant: string, body: JobSub
       if (r) watermarks.push(r);
     }
     if (!template) continue;
-    resolved.push({ name: o.name, templateId: o.template, template, clip: o.clip ? { start: o.clip.start, duration: o.clip.duration ?? null } : null, watermarks });
+    resolved.push({ name: o.name, templateId: o.template, template, clip: o.clip ? { start: o.clip.start, duration: o.clip.duration ?? null } : null, watermarks, audioTrack: o.audioTrack ?? null });
   }
   return resolved;
 }

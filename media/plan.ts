@@ -22,6 +22,8 @@ export interface VideoPlan {
   width: number;
   height: number;
   fit: FitMode;
+  /** Interlaced source: deinterlaced (one frame per frame) before scaling. */
+  deinterlace: boolean;
   /** Constant output frame rate: the source's (VFR normalised) or the template's cap, never higher. */
   fps: number;
   gopFrames: number;
@@ -241,6 +243,7 @@ function planVideo(t: TranscodeTemplate, display: Size, media: MediaInfo, box: V
     width: frame.width,
     height: frame.height,
     fit,
+    deinterlace: media.video?.interlaced === true,
     fps,
     gopFrames: Math.max(1, Math.round(gopSec * fps)),
     crf: bitrate !== null ? null : (box.crf ?? defaultCrf[v.codec]),
@@ -250,18 +253,30 @@ function planVideo(t: TranscodeTemplate, display: Size, media: MediaInfo, box: V
   };
 }
 
-function planAudio(t: TranscodeTemplate, media: MediaInfo): AudioPlan | null {
+/**
+ * Which audio track an output takes: the one it names, else the track the container marks as
+ * default, else the first. A named track that does not exist is a reason, not a guess.
+ */
+export function chooseAudioTrack(media: MediaInfo, named: number | null): number | string {
+  if (named !== null) {
+    return named < media.audio.length ? named : `audio track ${named} does not exist (the input has ${media.audio.length})`;
+  }
+  const marked = media.audio.findIndex((a) => a.default);
+  return marked >= 0 ? marked : 0;
+}
+
+function planAudio(t: TranscodeTemplate, media: MediaInfo, streamIndex: number): AudioPlan | null {
   const a = t.audio;
-  const first = media.audio[0];
+  const track = media.audio[streamIndex];
   // An input without audio gives an output without audio: no fake silent track.
-  if (!a || !first) return null;
+  if (!a || !track) return null;
   const rate = a.sampleRate ?? 48000;
   return {
     codec: a.codec,
-    streamIndex: 0,
+    streamIndex,
     bitrateKbps: a.bitrateKbps ?? defaultAudioKbps[a.codec],
     sampleRate: a.codec === 'opus' && !opusRates.has(rate) ? 48000 : rate,
-    channels: Math.max(1, Math.min(a.channels ?? 2, first.channels || 2)),
+    channels: Math.max(1, Math.min(a.channels ?? 2, track.channels || 2)),
     loudnorm: a.loudnorm ?? false,
   };
 }
@@ -318,7 +333,9 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
   if (t.video && !display) return [refuse(id, 'transcode', `output "${out.name}" needs video, and the input has none (audio only)`)];
   const clip = planClip(out, media);
   if (typeof clip === 'string') return [refuse(id, 'transcode', `output "${out.name}": ${clip}`)];
-  const audio = planAudio(t, media);
+  const track = chooseAudioTrack(media, out.audioTrack ?? null);
+  if (typeof track === 'string') return [refuse(id, 'transcode', `output "${out.name}": ${track}`)];
+  const audio = planAudio(t, media, track);
   const durationSec = clip?.durationSec ?? media.durationSec;
 
   if (t.container === 'hls' || t.container === 'dash') {

@@ -20,6 +20,7 @@ interface ProbeStream {
   disposition?: { attached_pic?: number; default?: number };
   tags?: Record<string, string>;
   side_data_list?: { side_data_type?: string; rotation?: number }[];
+  field_order?: string;
 }
 
 export interface ProbeJson {
@@ -69,13 +70,20 @@ function videoOf(streams: ProbeStream[]): VideoInfo | null {
     rotation: parseRotation(s),
     pixFmt: s.pix_fmt ?? null,
     sar: parseSar(s.sample_aspect_ratio),
+    // tt/bb/tb/bt: fields in either order; progressive and unknown are taken as frames.
+    ...(s.field_order && /^(tt|bb|tb|bt)$/.test(s.field_order) ? { interlaced: true } : {}),
   };
 }
 
 function audioOf(streams: ProbeStream[]): AudioInfo[] {
   return streams
     .filter((s) => s.codec_type === 'audio')
-    .map((s) => ({ codec: s.codec_name ?? 'unknown', channels: s.channels ?? 0, sampleRate: Number(s.sample_rate ?? 0) }));
+    .map((s) => ({
+      codec: s.codec_name ?? 'unknown',
+      channels: s.channels ?? 0,
+      sampleRate: Number(s.sample_rate ?? 0),
+      ...(s.disposition?.default ? { default: true } : {}),
+    }));
 }
 
 /**

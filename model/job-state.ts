@@ -23,12 +23,16 @@ export interface VideoInfo {
   pixFmt: string | null;
   /** Sample (pixel) aspect ratio, [1, 1] for square pixels. */
   sar: [number, number];
+  /** Fields rather than frames (broadcast MPEG-2, DV): outputs are deinterlaced. */
+  interlaced?: boolean;
 }
 
 export interface AudioInfo {
   codec: string;
   channels: number;
   sampleRate: number;
+  /** The container marks this track as the one to play (absent: not marked). */
+  default?: boolean;
 }
 
 /** ffprobe's view of a file, normalised once. */

@@ -87,6 +87,8 @@ export const jobOutputSchema = z.strictObject({
   /** Only this part of the input: from `start` seconds, for `duration` seconds (default: to the end). */
   clip: z.strictObject({ start: z.number().min(0), duration: z.number().positive().optional() }).optional(),
   watermarks: z.array(jobWatermarkSchema).max(4).optional(),
+  /** Which audio track of the input (0 = the first); default: the track marked default, else the first. */
+  audioTrack: z.number().int().min(0).max(31).optional(),
 });
 
 /** A snapshot: a snapshot template, inline settings (time | interval | count, format, size, sprite), or both. */
@@ -140,6 +142,8 @@ export interface ResolvedOutput {
   template: TranscodeTemplate;
   clip: { start: number; duration: number | null } | null;
   watermarks: ResolvedWatermark[];
+  /** null: the default track. */
+  audioTrack?: number | null;
 }
 
 /** A snapshot with its template merged in and validated (exactly one of time, interval, count). */

@@ -20,8 +20,9 @@ const vp9CpuUsed: Record<string, number> = { ultrafast: 5, superfast: 5, veryfas
 const svtPreset: Record<string, number> = { ultrafast: 12, superfast: 11, veryfast: 10, faster: 9, fast: 8, medium: 6, slow: 4, slower: 2 };
 
 function videoFilter(v: VideoPlan): string {
-  // The input is already auto-rotated by ffmpeg; scale to the planned size first.
-  const filters = [`scale=${v.scaleWidth}:${v.scaleHeight}:flags=bicubic`];
+  // The input is already auto-rotated by ffmpeg. Fields become frames first (yadif, one frame
+  // per frame, only where flagged interlaced), then scale to the planned size.
+  const filters = [...(v.deinterlace ? ['yadif=mode=send_frame:deint=interlaced'] : []), `scale=${v.scaleWidth}:${v.scaleHeight}:flags=bicubic`];
   if (v.fit === 'pad') filters.push(`pad=${v.width}:${v.height}:(ow-iw)/2:(oh-ih)/2:color=black`);
   if (v.fit === 'crop') filters.push(`crop=${v.width}:${v.height}`);
   // Square pixels, so players do not stretch the picture a second time; a constant frame rate

@@ -72,7 +72,7 @@ describe('probe', () => {
     await put('raw/ok.mp4', file);
     const { value } = await runIn(newEnv(), createActivities(deps).probeInput, 'raw/ok.mp4');
     assert.deepEqual(value.video && [value.video.codec, value.video.width, value.video.height, value.video.fps], ['h264', 640, 360, 30]);
-    assert.deepEqual(value.audio, [{ codec: 'aac', channels: 2, sampleRate: 48000 }]);
+    assert.deepEqual(value.audio, [{ codec: 'aac', channels: 2, sampleRate: 48000, default: true }]);
     assert.ok(Math.abs(value.durationSec - 2) < 0.1);
   });
 
@@ -92,6 +92,23 @@ describe('probe', () => {
       await makeClip(whole, { durationSec: 2 });
       const f = path.join(dir, 'truncated.mp4');
       await fs.writeFile(f, (await fs.readFile(whole)).subarray(0, 4096));
+      return f;
+    }],
+    ['an ffconcat list naming a local file', 'UnsupportedInput', async () => {
+      const f = path.join(dir, 'list.ffconcat');
+      await fs.writeFile(f, `ffconcat version 1.0\nfile '${path.join(dir, 'ok.mp4')}'\n`);
+      return f;
+    }],
+    ['an MP4 whose header claims 10 hours (over the 4-hour limit)', 'InputTooLarge', async () => {
+      // One real second of audio; the movie header (mvhd, version 0) is rewritten to say 36000 s.
+      const real = path.join(dir, 'one-second.m4a');
+      await makeClip(real, { video: false, durationSec: 1 });
+      const bytes = await fs.readFile(real);
+      const at = bytes.indexOf('mvhd');
+      assert.equal(bytes[at + 4], 0, 'a version-0 mvhd');
+      bytes.writeUInt32BE(36_000 * bytes.readUInt32BE(at + 16), at + 20);
+      const f = path.join(dir, 'ten-hours.m4a');
+      await fs.writeFile(f, bytes);
       return f;
     }],
     ['an HLS playlist pointing at a local file', 'UnsupportedInput', async () => {

@@ -117,6 +117,22 @@ describe('planner: audio and inputs', () => {
     assert.equal(one([presetOutput('a', 'm4a-aac-128k')], media(null, audioOnly(1))).audio?.channels, 1);
     assert.equal(one([presetOutput('a', 'm4a-aac-128k')], media(null, audioOnly(6))).audio?.channels, 2);
   });
+  test('several audio tracks: the one marked default, else the first; a named one wins; a missing one is refused', () => {
+    const tracks = (marked: number | null): Partial<MediaInfo> => ({
+      audio: [1, 6, 2].map((channels, i) => ({ codec: 'aac', channels, sampleRate: 48000, ...(i === marked ? { default: true } : {}) })),
+    });
+    assert.deepEqual([one([presetOutput('o', 'm4a-aac-128k')], media({}, tracks(2))).audio?.streamIndex, one([presetOutput('o', 'm4a-aac-128k')], media({}, tracks(2))).audio?.channels], [2, 2]);
+    assert.equal(one([presetOutput('o', 'm4a-aac-128k')], media({}, tracks(null))).audio?.streamIndex, 0);
+    const named = one([{ ...presetOutput('o', 'm4a-aac-128k'), audioTrack: 1 }], media({}, tracks(2))).audio;
+    assert.deepEqual([named?.streamIndex, named?.channels], [1, 2], 'track 1 (5.1) downmixed to stereo');
+    const p = plan([{ ...presetOutput('o', 'm4a-aac-128k'), audioTrack: 3 }], media({}, tracks(null)));
+    assert.deepEqual(p.refused.map((r) => [r.id, r.error.code]), [['transcode:o', 'OutputNotPossible']]);
+    assert.match(p.refused[0]!.error.message, /audio track 3 does not exist \(the input has 3\)/);
+  });
+  test('interlaced sources are deinterlaced, progressive ones are not', () => {
+    assert.equal(one([presetOutput('o', 'mp4-h264-720p')], media({ interlaced: true })).video?.deinterlace, true);
+    assert.equal(one([presetOutput('o', 'mp4-h264-720p')], media({})).video?.deinterlace, false);
+  });
   test('Opus gets a rate it supports', () => {
     const t = one([change('webm-vp9-720p', (x) => ({ ...x, audio: { codec: 'opus', sampleRate: 44100 } }))], media({}));
     assert.deepEqual([t.audio?.sampleRate, t.audio?.bitrateKbps], [48000, 96]);
