@@ -67,6 +67,12 @@ export function createWatermarker(deps: ActivityDeps) {
           await render(textAssetArgs('text.txt', [...text].length, task.source.text.color, out, task.widthPx), dir);
         }
         const size = await imageSize(out, task.assetKey);
+        if (size.height / size.width > task.maxHeightRatio) {
+          throw new MediaflowError(
+            'WatermarkInvalid',
+            `the watermark is ${size.width}x${size.height} px at its planned width: too tall to fit the output it goes on (at most ${Math.floor(size.width * task.maxHeightRatio)} px high); use a smaller widthRel`,
+          );
+        }
         await storage.putFile(task.assetKey, out);
         return { key: task.assetKey, ...size };
       }),

@@ -113,6 +113,8 @@ export interface WatermarkTask {
   assetKey: string;
   /** The widest use across outputs: text renders at this width, images are checked against it. */
   widthPx: number;
+  /** The tallest the watermark may be for its width (height / width) and still fit every output it is used on. */
+  maxHeightRatio: number;
 }
 
 export type MediaTask = TranscodeTask | PackageTask | SnapshotTask | WatermarkTask;
@@ -512,7 +514,8 @@ export function planJob(spec: JobSpec, media: MediaInfo): Plan {
   }
   // One watermark task per distinct image/text actually used, sized for its widest use.
   for (const [identity, id] of ctx.watermarkIds) {
-    const uses = tasks.flatMap((t) => (t.kind === 'transcode' ? t.watermarks.filter((w) => w.taskId === id) : []));
+    const placed = tasks.flatMap((t) => (t.kind === 'transcode' && t.video ? t.watermarks.filter((w) => w.taskId === id).map((w) => ({ w, frameHeight: t.video!.height })) : []));
+    const uses = placed.map((p) => p.w);
     if (!uses.length) continue;
     const source = JSON.parse(identity) as { key: string } | { content: string; color?: string };
     watermarkTasks.push({
@@ -521,6 +524,7 @@ export function planJob(spec: JobSpec, media: MediaInfo): Plan {
       source: 'key' in source ? { image: { key: source.key } } : { text: { content: source.content, color: source.color ?? '#ffffff' } },
       assetKey: uses[0]!.assetKey,
       widthPx: Math.max(...uses.map((u) => u.widthPx)),
+      maxHeightRatio: round3(Math.min(...placed.map(({ w, frameHeight }) => (frameHeight - (w.position === 'center' ? 0 : w.dy)) / w.widthPx))),
     });
   }
   return { tasks: [...watermarkTasks, ...tasks], refused };

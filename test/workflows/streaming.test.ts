@@ -150,6 +150,9 @@ test('watermarks: an image and a text land where asked, sized to the output, onl
   await run(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=100x50,format=rgba', '-vf', "geq=r='r(X,Y)':g='g(X,Y)':b='b(X,Y)':a='if(lt(X,50),255,0)'", '-frames:v', '1', logo]);
   await stack.storage.put('brand/logo.png', createReadStream(logo));
   await stack.storage.put('brand/not-an-image.png', createReadStream(blue));
+  const tall = path.join(stack.dataDir, 'tall.png');
+  await run(ffmpeg, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=20x200', '-frames:v', '1', tall]);
+  await stack.storage.put('brand/tall.png', createReadStream(tall));
 
   const image = (extra: Partial<ResolvedWatermark['settings']> = {}): ResolvedWatermark => ({
     templateId: null,
@@ -162,6 +165,8 @@ test('watermarks: an image and a text land where asked, sized to the output, onl
       { ...presetOutput('timed', 'mp4-h264-360p'), watermarks: [image({ position: 'BR', startSec: 1, durationSec: 1 })] },
       { ...presetOutput('text', 'mp4-h264-360p'), watermarks: [{ templateId: null, settings: { text: { content: 'mediaflow', color: '#ffffff' }, position: 'BR', widthRel: 0.3 } }] },
       { ...presetOutput('broken', 'mp4-h264-360p'), watermarks: [image({ image: { key: 'brand/not-an-image.png' } })] },
+      // 160 px wide would make it 1600 px high: it cannot fit a 360-line picture.
+      { ...presetOutput('tall', 'mp4-h264-360p'), watermarks: [image({ image: { key: 'brand/tall.png' } })] },
       presetOutput('plain', 'mp4-h264-360p'),
     ],
     // It fails (one broken watermark): a short retry window lets the workflow close soon after.
@@ -170,9 +175,15 @@ test('watermarks: an image and a text land where asked, sized to the output, onl
   const state = await runJob(spec);
   const byId = Object.fromEntries(state.tasks.map((t) => [t.id, t]));
   // The logo is prepared once for both outputs that use it; the broken image fails alone.
-  assert.deepEqual(state.tasks.filter((t) => t.kind === 'watermark').map((t) => [t.id, t.status]), [['watermark:1', 'succeeded'], ['watermark:2', 'succeeded'], ['watermark:3', 'failed']]);
+  assert.deepEqual(state.tasks.filter((t) => t.kind === 'watermark').map((t) => [t.id, t.status]).sort(), [
+    ['watermark:1', 'succeeded'], ['watermark:2', 'succeeded'], ['watermark:3', 'failed'], ['watermark:4', 'failed'],
+  ]);
   assert.equal(byId['watermark:3']?.error?.code, 'WatermarkInvalid');
+  assert.match(byId['watermark:3']?.error?.message ?? '', /not a PNG, JPEG or WebP image/);
+  assert.equal(byId['watermark:4']?.error?.code, 'WatermarkInvalid');
+  assert.match(byId['watermark:4']?.error?.message ?? '', /too tall/);
   assert.equal(byId['transcode:broken']?.error?.code, 'DependencyFailed');
+  assert.equal(byId['transcode:tall']?.error?.code, 'DependencyFailed');
   assert.equal(state.status, 'failed');
   for (const name of ['logo', 'timed', 'text', 'plain']) assert.equal(byId[`transcode:${name}`]?.status, 'succeeded', name);
 
