@@ -122,13 +122,14 @@ async function urlLease(deps: ActivityDeps, url: string, signal?: AbortSignal): 
     maxBytes: deps.config.MAX_INPUT_BYTES,
     timeoutMs: deps.config.INPUT_FETCH_TIMEOUT_SEC * 1000,
   };
-  const fetchInto = async (file: string, fillSignal: AbortSignal, validators = {}) => {
-    const got = await downloadUrl(url, file, { ...options, ...validators, signal: fillSignal });
+  const fetchInto = async (file: string, fillSignal: AbortSignal) => {
+    const got = await downloadUrl(url, file, { ...options, signal: fillSignal });
     if (got.status !== 'downloaded') throw new Error('unconditional download answered 304');
     return { etag: got.etag ?? '', lastModified: got.lastModified ?? '', jobId };
   };
   const meta = cache.meta(identity);
-  if (meta) {
+  // Within one job the copy stands: its activities read the same bytes without asking again.
+  if (meta && !(jobId && meta.jobId === jobId)) {
     if (meta.etag || meta.lastModified) {
       // Still the same content? One conditional request; a changed body becomes the new entry.
       const fresh = await scratchName(deps);
@@ -138,7 +139,8 @@ async function urlLease(deps: ActivityDeps, url: string, signal?: AbortSignal): 
         ...(meta.lastModified ? { ifModifiedSince: meta.lastModified } : {}),
         ...(signal ? { signal } : {}),
       });
-      if (got.status === 'downloaded') {
+      if (got.status === 'not-modified') cache.updateMeta(identity, { jobId });
+      else {
         cache.invalidate(identity);
         const newMeta = { etag: got.etag ?? '', lastModified: got.lastModified ?? '', jobId };
         try {
@@ -151,7 +153,7 @@ async function urlLease(deps: ActivityDeps, url: string, signal?: AbortSignal): 
           await fs.rm(fresh, { force: true });
         }
       }
-    } else if (!jobId || meta.jobId !== jobId) {
+    } else {
       // Without validators, a copy is trusted only within the job that fetched it.
       cache.invalidate(identity);
     }

@@ -200,6 +200,12 @@ export async function createInputCache(root: string, maxBytes: number) {
       return entries.get(identity)?.meta ?? null;
     },
 
+    /** Merges into the metadata of the current entry (a revalidation: who last confirmed it). */
+    updateMeta(identity: string, patch: Record<string, string>): void {
+      const entry = entries.get(identity);
+      if (entry) entry.meta = { ...entry.meta, ...patch };
+    },
+
     /** Forgets the entry: the content changed. Leases already given keep their file until released. */
     invalidate(identity: string): void {
       const entry = entries.get(identity);

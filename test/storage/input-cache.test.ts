@@ -200,15 +200,20 @@ describe('activities read each input once per job and worker', { timeout: 180_00
     return new MockActivityEnvironment({ workflowExecution: { workflowId: jobId, runId: 'r1' } }, { logger: new DefaultLogger('ERROR') });
   }
 
+  /** env.run with the activity's own parameter and result types. */
+  function runIn<F extends (...args: never[]) => Promise<unknown>>(jobId: string, fn: F, ...args: Parameters<F>): ReturnType<F> {
+    return env(jobId).run(fn as never, ...(args as never[])) as ReturnType<F>;
+  }
+
   /** probe, then a transcode and a snapshot at the same time, as the workflow runs them. */
   async function runJob(input: JobInput, jobId: string): Promise<void> {
     const acts = createActivities(deps);
-    const media = (await env(jobId).run(acts.probeInput, input)).value;
+    const media = (await runIn(jobId, acts.probeInput, input)).value;
     const spec = testSpec('unused', [presetOutput('small', 'mp4-h264-360p')], { id: jobId, input, snapshots: [snapshotAt('still', 1)] });
     const plan = planJob(spec, media);
     const transcode = plan.tasks.find((t): t is TranscodeTask => t.kind === 'transcode')!;
     const snapshot = plan.tasks.find((t): t is SnapshotTask => t.kind === 'snapshot')!;
-    const [out] = await Promise.all([env(jobId).run(acts.transcode, { input, task: transcode }), env(jobId).run(acts.snapshot, { input, task: snapshot })]);
+    const [out] = await Promise.all([runIn(jobId, acts.transcode, { input, task: transcode }), runIn(jobId, acts.snapshot, { input, task: snapshot })]);
     const local = path.join(dir, `${jobId}.mp4`);
     const { body } = await deps.storage.get(out.value.key);
     await fs.writeFile(local, body);
