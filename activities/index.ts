@@ -15,6 +15,7 @@ import { createWatermarker, type WatermarkAsset } from './watermark';
 import type { WatermarkTask } from '../media/plan';
 import { listAll } from '../storage/storage';
 import { postJson } from '../storage/fetch-url';
+import { signedHeaders, webhookSecret } from './webhook';
 import type { Database } from '../db/database';
 import { createPipelineStore } from '../db/pipelines';
 
@@ -135,12 +136,12 @@ export function createActivities(deps: ActivityDeps) {
     async notify(input: NotifyInput): Promise<Attempted<null>> {
       return coded(async () => {
         const info = Context.current().info;
-        const status = await postJson(
-          input.url,
-          { type: input.event, timestamp: new Date().toISOString(), data: input.job },
-          { 'webhook-id': input.webhookId },
-          { allowPrivate: deps.config.ALLOW_PRIVATE_URLS, timeoutMs: deps.config.NOTIFY_TIMEOUT_SEC * 1000 },
-        );
+        const now = new Date();
+        const body = JSON.stringify({ type: input.event, timestamp: now.toISOString(), data: input.job });
+        const status = await postJson(input.url, body, signedHeaders(await webhookSecret(deps.config), input.webhookId, body, now), {
+          allowPrivate: deps.config.ALLOW_PRIVATE_URLS,
+          timeoutMs: deps.config.NOTIFY_TIMEOUT_SEC * 1000,
+        });
         if (status < 200 || status >= 300) throw new MediaflowError('NotifyFailed', `the callback answered HTTP ${status}`);
         return { value: null, attempt: info.attempt };
       });

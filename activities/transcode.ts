@@ -11,7 +11,7 @@ import { transcodeArgs } from '../media/args/transcode';
 import { parseProbe, streamBitrateKbps } from '../media/probe-parse';
 import { runFfmpeg } from './ffmpeg-run';
 import { ffprobeJson } from './probe';
-import { withLocalInput } from './local-input';
+import { withLocalInput, withLocalInputs } from './local-input';
 import type { ActivityDeps } from './index';
 
 /** Heartbeat interval: well inside the heartbeat timeout, and how often cancellation can reach us. */
@@ -61,11 +61,12 @@ export function createRenderers(deps: ActivityDeps) {
   const limits = { threads: config.FFMPEG_THREADS, maxOutputBytes: config.MAX_OUTPUT_BYTES };
 
   async function transcode(source: JobInput, task: TranscodeTask): Promise<OutputState> {
-    return withLocalInput(deps, source, (input) =>
+    const assets = task.video ? task.watermarks.map((w) => w.assetKey) : [];
+    return withLocalInputs(deps, [source, ...assets], ([input, ...assetFiles]) =>
       withScratch(deps, task.container === 'fmp4' ? 'mp4' : task.container, async (scratch, report, signal) => {
         await runFfmpeg({
           binary: binaries.ffmpeg,
-          args: transcodeArgs(task, input, scratch, limits),
+          args: transcodeArgs(task, input!, scratch, limits, assetFiles),
           durationSec: task.durationSec,
           onProgress: report,
           signal,

@@ -71,6 +71,11 @@ export const configSchema = z.object({
   OSS_PART_SIZE_BYTES: z.coerce.number().int().min(100 * 1024).max(5 * 1024 ** 3).default(8 * 1024 ** 2),
   OSS_TIMEOUT_SEC: positiveInt.default(60),
   NOTIFY_TIMEOUT_SEC: positiveInt.default(10),
+  /** Standard Webhooks signing secret (`whsec_` + base64 of 24–64 random bytes); unset: one generated in DATA_DIR. */
+  WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'whsec_ followed by the base64 of 24 to 64 random bytes')
+    .optional(),
   JOB_RETRY_WINDOW_SEC: positiveInt.default(24 * 3600),
   /** Read by scripts/temporal-cli.ts before any config exists; listed here to be validated and documented. */
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),

@@ -10,6 +10,7 @@ import { startApi } from '../api/server';
 import { startWorker } from '../worker/main';
 import { startDevServer } from './temporal-cli';
 import { openDatabase } from '../db/database';
+import { webhookSecret } from '../activities/webhook';
 
 const config = loadConfig({ ...process.env, NODE_ENV: process.env.NODE_ENV ?? 'development' });
 await fs.mkdir(config.dataDir, { recursive: true });
@@ -28,6 +29,8 @@ const temporal = await startDevServer({
 const db = await openDatabase(config);
 const worker = await startWorker({ ...config, WORKER_PIPELINES: ['*'] }, { db });
 const api = await startApi(config, { db });
+// Made now rather than at the first callback, so the banner can point at it.
+await webhookSecret(config);
 
 console.log(`
 mediaflow is running (data in ${config.dataDir})
@@ -35,6 +38,7 @@ mediaflow is running (data in ${config.dataDir})
   Temporal UI  ${temporal.uiUrl}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows
   Temporal     ${temporal.address} (namespace ${config.TEMPORAL_NAMESPACE})
   ffmpeg       ${binaries.ffmpeg}
+  Callbacks    signed with the secret in ${config.WEBHOOK_SECRET ? 'WEBHOOK_SECRET' : path.join(config.dataDir, 'webhook-secret')}
 
 Try it (makes a 10 s 1080p test clip, uploads it, asks for a 720p MP4 and a poster):
   ffmpeg -v error -f lavfi -i testsrc2=size=1920x1080:rate=30:duration=10 -f lavfi -i sine=frequency=440:duration=10 \\

@@ -167,13 +167,14 @@ function requestPinned(
  * @example const status = await postJson(url, { event: 'job.succeeded' }, {}, { allowPrivate: false, timeoutMs: 10_000 })
  */
 export async function postJson(raw: string, body: unknown, headers: Record<string, string>, options: SafeRequestOptions): Promise<number> {
+  // A string is sent byte for byte (it may be signed); anything else is serialised here.
+  const payload = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   const url = checkUrl(raw, options);
   const pinned = await checkedAddress(url, options).catch((err: unknown) => {
     // For a callback, an unresolvable host is a failed delivery (retried), not a bad input.
     if (err instanceof MediaflowError && err.code === 'InputFetchFailed') throw new MediaflowError('NotifyFailed', err.message);
     throw err;
   });
-  const payload = Buffer.from(JSON.stringify(body));
   const signal = AbortSignal.timeout(options.timeoutMs);
   try {
     const res = await requestPinned(url, pinned, {

@@ -6,6 +6,10 @@ import http from 'node:http';
 import path from 'node:path';
 import type { JobState } from '../../model/job-state';
 import { startStack, type Stack } from '../helpers/stack';
+import { Webhook } from 'standardwebhooks';
+import { signedHeaders } from '../../activities/webhook';
+
+const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 42).toString('base64')}`;
 import { decodesCleanly, makeClip, probeFile } from '../helpers/media';
 
 let stack: Stack;
@@ -13,7 +17,7 @@ let base: string;
 
 before(async () => {
   // ALLOW_PRIVATE_URLS: the callback receiver below listens on loopback.
-  stack = await startStack({ api: true, env: { MAX_BODY_BYTES: '4096', MAX_UPLOAD_BYTES: String(20 * 1024 * 1024), ALLOW_PRIVATE_URLS: 'true' } });
+  stack = await startStack({ api: true, env: { MAX_BODY_BYTES: '4096', MAX_UPLOAD_BYTES: String(20 * 1024 * 1024), ALLOW_PRIVATE_URLS: 'true', WEBHOOK_SECRET } });
   base = stack.api!.url;
 });
 after(async () => {
@@ -211,15 +215,29 @@ describe('API end to end', { timeout: 300_000 }, () => {
     assert.deepEqual([p.streams[0]?.codec_name, p.streams[0]?.width, p.streams[0]?.height], ['mjpeg', 1920, 1080]);
   });
 
-  test('the completion callback is POSTed with the job JSON, retried after a 500, with a stable webhook-id', async () => {
+  test('the completion callback is signed (Standard Webhooks), retried after two 500s, with a stable webhook-id to de-duplicate by', async () => {
     const received: { id: string | undefined; body: { type: string; data: JobState } }[] = [];
+    const processed = new Set<string>();
+    let forged = 0;
+    const verifier = new Webhook(WEBHOOK_SECRET);
     const receiver = http.createServer((req, res) => {
       let raw = '';
       req.on('data', (d) => (raw += d));
       req.on('end', () => {
-        received.push({ id: req.headers['webhook-id'] as string | undefined, body: JSON.parse(raw) });
-        // The first delivery fails: the job must try again.
-        res.writeHead(received.length === 1 ? 500 : 204).end();
+        // What a receiver does: verify (signature, and a timestamp within 5 minutes) before reading.
+        try {
+          verifier.verify(raw, req.headers as Record<string, string>);
+        } catch {
+          forged++;
+          res.writeHead(401).end();
+          return;
+        }
+        const id = req.headers['webhook-id'] as string;
+        received.push({ id, body: JSON.parse(raw) });
+        // The first two deliveries fail: the job must try again, with the same id.
+        if (received.length <= 2) return res.writeHead(500).end();
+        processed.add(id);
+        res.writeHead(204).end();
       });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
@@ -236,14 +254,22 @@ describe('API end to end', { timeout: 300_000 }, () => {
       const { id } = (await res.json()) as { id: string };
       const { job } = await waitFinal(id);
       assert.equal(job.status, 'succeeded');
-      assert.deepEqual(job.notifications, [{ event: 'job.succeeded', status: 'delivered', attempts: 2 }]);
-      assert.equal(received.length, 2);
+      assert.deepEqual(job.notifications, [{ event: 'job.succeeded', status: 'delivered', attempts: 3 }]);
+      assert.equal(forged, 0, 'every attempt carried a valid signature');
+      assert.equal(received.length, 3);
       assert.equal(received[0]!.id, `${id}:job.succeeded:0`);
-      assert.equal(received[1]!.id, received[0]!.id, 'the same webhook-id on every attempt');
-      assert.equal(received[1]!.body.type, 'job.succeeded');
-      assert.equal(received[1]!.body.data.id, id);
-      assert.equal(received[1]!.body.data.userData, 'cb');
-      assert.equal(received[1]!.body.data.outputs[0]?.key, `${id}/a.mp4`);
+      assert.ok(received.every((r) => r.id === received[0]!.id), 'the same webhook-id on every attempt');
+      assert.deepEqual([...processed], [received[0]!.id], 'processed once');
+      const last = received[2]!.body;
+      assert.equal(last.type, 'job.succeeded');
+      assert.equal(last.data.id, id);
+      assert.equal(last.data.userData, 'cb');
+      assert.equal(last.data.outputs[0]?.key, `${id}/a.mp4`);
+
+      // A body changed in transit, or signed with another secret, does not verify.
+      const headers = signedHeaders(WEBHOOK_SECRET, 'x', '{"a":1}');
+      assert.throws(() => verifier.verify('{"a":2}', headers));
+      assert.throws(() => verifier.verify('{"a":1}', signedHeaders(`whsec_${Buffer.alloc(32, 7).toString('base64')}`, 'x', '{"a":1}')));
     } finally {
       receiver.close();
     }
