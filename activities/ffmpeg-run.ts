@@ -1,6 +1,7 @@
 /** Runs ffmpeg: argv array (no shell), progress from `-progress`, stall and wall-clock limits, abort on cancel. */
 import { execa, ExecaError } from 'execa';
 import { MediaflowError } from '../model/errors';
+import { metrics } from '../observability/metrics';
 
 export interface FfmpegRun {
   binary: string;
@@ -69,9 +70,12 @@ export async function runFfmpeg(run: FfmpegRun): Promise<void> {
       }
     }
   });
+  const timer = metrics.ffmpegSeconds.startTimer();
   try {
     await child;
+    timer({ outcome: 'ok' });
   } catch (err) {
+    timer({ outcome: run.signal?.aborted ? 'canceled' : 'failed' });
     if (run.signal?.aborted) throw run.signal.reason ?? err;
     const e = err as ExecaError;
     if (stalled) {

@@ -16,6 +16,7 @@ import type { WatermarkTask } from '../media/plan';
 import { listAll } from '../storage/storage';
 import { postJson } from '../storage/fetch-url';
 import { signedHeaders, webhookSecret } from './webhook';
+import { metrics } from '../observability/metrics';
 import type { Database } from '../db/database';
 import { createPipelineStore } from '../db/pipelines';
 
@@ -67,9 +68,15 @@ export interface Attempted<T> {
  * attempt number as detail; cancellation passes through untouched.
  */
 async function coded<T>(fn: () => Promise<T>): Promise<T> {
+  const { activityType, currentAttemptScheduledTimestampMs } = Context.current().info;
+  metrics.queueLag.observe({ activity: activityType }, Math.max(0, Date.now() - currentAttemptScheduledTimestampMs) / 1000);
+  const timer = metrics.activityDuration.startTimer({ activity: activityType });
   try {
-    return await fn();
+    const value = await fn();
+    timer({ outcome: 'ok' });
+    return value;
   } catch (err) {
+    timer({ outcome: err instanceof CancelledFailure ? 'canceled' : 'failed' });
     if (err instanceof CancelledFailure || err instanceof ApplicationFailure) throw err;
     const attempt = Context.current().info.attempt;
     if (err instanceof MediaflowError) {

@@ -11,6 +11,12 @@ import { dotSegmentGuard, objectRoutes } from './routes/objects';
 import { pipelineRoutes } from './routes/pipelines';
 import { templateRoutes } from './routes/templates';
 import { serviceRoutes } from './routes/service';
+import { docsRoutes } from './routes/docs';
+import { randomUUID } from 'node:crypto';
+import { metrics, metricsText, scrapeGauge } from '../observability/metrics';
+import { documented } from './openapi/registry';
+import { DEFAULT_TENANT } from './routes/tenant';
+import { countJobsByStatus } from './jobs';
 
 export interface AppDeps {
   config: Config;
@@ -26,13 +32,40 @@ export interface AppDeps {
  */
 export function createApp(deps: AppDeps) {
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
+  const logRequests = ['TRACE', 'DEBUG', 'INFO'].includes(deps.config.LOG_LEVEL);
   const app = new Hono();
+  // Every request: an id (the caller's X-Request-Id when sane, else ours), echoed back; one JSON
+  // log line and the request metrics once answered. Never headers, bodies or query strings.
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    const given = c.req.header('x-request-id');
+    const requestId = given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    c.header('x-request-id', requestId);
+    await next();
+    const seconds = (performance.now() - started) / 1000;
+    const route = c.req.routePath || 'unmatched';
+    metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
+    if (logRequests) {
+      log({ ts: new Date().toISOString(), level: 'info', msg: 'request', requestId, tenant: DEFAULT_TENANT, method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) });
+    }
+  });
   app.use('*', dotSegmentGuard);
+  scrapeGauge('mediaflow_jobs', 'Jobs by status (from Temporal visibility, read at scrape time)', 'status', () => countJobsByStatus(deps));
+  app.get(
+    '/metrics',
+    documented({ operationId: 'metrics', summary: 'Prometheus metrics of this process', tag: 'service', responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { type: 'string' } } } } }),
+    async (c) => {
+      const { contentType, body } = await metricsText();
+      return c.body(body, 200, { 'content-type': contentType });
+    },
+  );
   app.route('/', serviceRoutes(deps));
   app.route('/v1/objects', objectRoutes(deps));
   app.route('/v1/jobs', jobRoutes(deps));
   app.route('/v1/templates', templateRoutes(deps));
   app.route('/v1/pipelines', pipelineRoutes(deps));
+  app.route('/', docsRoutes(() => app.routes));
   app.notFound((c) => sendProblem(c, problemOf('NotFound', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
     const problem = problemForError(err);

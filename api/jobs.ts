@@ -22,6 +22,7 @@ import type { Storage } from '../storage/storage';
 import { pipelineResumedSignal, retryUpdate, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../workflows/definitions';
 import type { mediaJob } from '../workflows/media-job';
 import { problemError } from './problem';
+import { metrics } from '../observability/metrics';
 
 export interface JobsDeps {
   config: Config;
@@ -61,6 +62,20 @@ export function idempotentJobId(tenant: string, key: string): string {
  */
 function rpc<T>(deps: JobsDeps, call: () => Promise<T>): Promise<T> {
   return deps.client.connection.withDeadline(Date.now() + deps.config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, call);
+}
+
+const jobStatuses: JobStatus[] = ['queued', 'probing', 'processing', 'succeeded', 'failed', 'canceled'];
+
+/** Jobs of every tenant by status, counted by Temporal visibility (for the `mediaflow_jobs` gauge). */
+export async function countJobsByStatus(deps: Pick<JobsDeps, 'client' | 'config'>): Promise<Record<string, number>> {
+  const counts = await Promise.all(
+    jobStatuses.map((status) =>
+      deps.client.connection.withDeadline(Date.now() + deps.config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, () =>
+        deps.client.workflow.count(`WorkflowType = '${WORKFLOW_TYPE}' AND ${searchAttributes.status.name} = '${status}'`),
+      ),
+    ),
+  );
+  return Object.fromEntries(jobStatuses.map((s, i) => [s, counts[i]!.count]));
 }
 
 /** A URL without its query and fragment, for places that outlive the request (memo, logs). */
@@ -195,6 +210,7 @@ export async function submitJob(
   }
   // Whoever won a race of equal keys, the job must have been made from this very body.
   if (bodyHash) await existingJob(deps, id, bodyHash);
+  metrics.jobsSubmitted.inc({ pipeline: spec.pipeline });
   return { id, status: 'queued', created: true };
 }
 

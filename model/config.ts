@@ -28,6 +28,8 @@ export const configSchema = z.object({
     .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean)),
   WORKER_ACTIVITY_CONCURRENCY: positiveInt.default(2),
   WORKER_SHUTDOWN_GRACE_SEC: positiveInt.default(30),
+  /** A worker process's own /metrics listener (the API serves /metrics itself); 0: none. */
+  WORKER_METRICS_PORT: port.default(0),
   FFMPEG_PATH: z.string().min(1).optional(),
   FFPROBE_PATH: z.string().min(1).optional(),
   FFMPEG_THREADS: z.coerce.number().int().min(0).default(0),

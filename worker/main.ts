@@ -8,6 +8,7 @@ import { loadConfig, taskQueueFor, type Config } from '../model/config';
 import { createStorage } from '../storage/create-storage';
 import type { Storage } from '../storage/storage';
 import { openDatabase, type Database } from '../db/database';
+import { serveMetrics } from '../observability/metrics';
 
 const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -112,7 +113,9 @@ export async function startWorker(
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const config = loadConfig();
   const worker = await startWorker(config);
-  console.log(JSON.stringify({ level: 'info', msg: 'mediaflow worker polling', queues: worker.queues() }));
+  const metricsServer = config.WORKER_METRICS_PORT ? await serveMetrics('0.0.0.0', config.WORKER_METRICS_PORT) : null;
+  console.log(JSON.stringify({ level: 'info', msg: 'mediaflow worker polling', queues: worker.queues(), metricsPort: config.WORKER_METRICS_PORT || null }));
+  void worker.done.then(() => metricsServer?.close());
   // The SDK stops workers on SIGINT/SIGTERM by itself; we wait for them to drain.
   await worker.done;
 }

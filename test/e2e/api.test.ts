@@ -331,4 +331,25 @@ describe('API end to end', { timeout: 300_000 }, () => {
     assert.equal((await problem(cancel)).code, 'Conflict');
     assert.equal((await fetch(`${base}/v1/jobs/${id}/retry`, { method: 'POST' })).status, 409);
   });
+
+  test('/metrics: requests by route, jobs submitted and by status, worker tasks and ffmpeg time; every answer carries a request id', async () => {
+    const res = await fetch(`${base}/metrics`, { headers: { 'x-request-id': 'trace-abc-1' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-request-id'), 'trace-abc-1', 'a sane caller id is echoed');
+    assert.match((await fetch(`${base}/healthz`, { headers: { 'x-request-id': 'not a sane id; '.repeat(3) } })).headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/, 'else ours');
+    const text = await res.text();
+    const value = (series: RegExp): number => {
+      const line = text.split('\n').find((l) => series.test(l));
+      assert.ok(line, `no series ${series} in /metrics`);
+      return Number(line.split(' ').at(-1));
+    };
+    // Earlier tests in this file submitted jobs that succeeded (the worker runs in this process).
+    assert.ok(value(/^mediaflow_jobs_submitted_total\{pipeline="default"\}/) >= 3);
+    assert.ok(value(/^mediaflow_http_requests_total\{method="POST",route="\/v1\/jobs",status="202"\}/) >= 3);
+    assert.ok(value(/^mediaflow_jobs\{status="succeeded"\}/) >= 3, 'jobs by status, from Temporal visibility');
+    assert.ok(value(/^mediaflow_task_duration_seconds_count\{activity="transcode",outcome="ok"\}/) >= 1);
+    assert.ok(value(/^mediaflow_task_queue_lag_seconds_count\{activity="probeInput"\}/) >= 1);
+    assert.ok(value(/^mediaflow_ffmpeg_run_seconds_sum\{outcome="ok"\}/) > 0);
+    assert.doesNotMatch(text, /job_[0-9a-z]{10,}/, 'no job ids in labels');
+  });
 });
