@@ -21,11 +21,11 @@ export interface ClipOptions {
 }
 
 /**
- * Writes an H.264/AAC MP4 test clip (testsrc2 + a sine tone).
+ * Writes an H.264/AAC MP4 test clip (testsrc2 + a sine tone); resolves the command it ran.
  *
  * @example await makeClip('/tmp/a.mp4', { width: 1920, height: 1080, durationSec: 2 })
  */
-export async function makeClip(file: string, o: ClipOptions = {}): Promise<void> {
+export async function makeClip(file: string, o: ClipOptions = {}): Promise<string[]> {
   const { width = 640, height = 360, durationSec = 2, fps = 30, audio = true, video = true } = o;
   const { ffmpeg } = await testBinaries();
   const args = ['-hide_banner', '-v', 'error', '-y'];
@@ -35,6 +35,7 @@ export async function makeClip(file: string, o: ClipOptions = {}): Promise<void>
   if (audio) args.push('-c:a', 'aac', '-ac', '2');
   args.push('-t', String(durationSec), file);
   await run(ffmpeg, args);
+  return [ffmpeg, ...args];
 }
 
 export interface Probed {

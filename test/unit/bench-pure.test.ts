@@ -6,6 +6,7 @@ import { timelineOf, type HistoryEventLike } from '../../bench/history';
 import { breakdown, categories, meanBreakdown, parseRunLog, runsOfJob, type ProcessRun } from '../../bench/overhead';
 import { splitLadderArgs } from '../../bench/split-ladder';
 import { renderTable } from '../../bench/report';
+import { parseProcStat } from '../../bench/cpu';
 import { planJob, type TranscodeTask } from '../../media/plan';
 import { transcodeArgs } from '../../media/args/transcode';
 import type { MediaInfo } from '../../model/job-state';
@@ -188,4 +189,9 @@ describe('split-filter ladder', () => {
     assert.throws(() => splitLadderArgs([transcodeArgs(clipped, '/in.mp4', '/o.mp4', limits)]), /clipped/);
     assert.throws(() => splitLadderArgs([]), /no rungs/);
   });
+});
+
+test('/proc/PID/stat: CPU fields are counted from the last parenthesis, whatever the command name holds', () => {
+  const stat = '4242 (node (worker) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 150 25 300 45 20 0 11 0 1000 0 0';
+  assert.deepEqual(parseProcStat(stat, 10), { ownMs: (150 + 25) * 10, childrenMs: (300 + 45) * 10 });
 });
