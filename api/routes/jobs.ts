@@ -7,6 +7,10 @@ import { readJson } from '../body';
 import { cancelJob, getJob, retryJob, submitJob, temporalUiLink, type JobsDeps } from '../jobs';
 import { problemError, problemForError } from '../problem';
 import { DEFAULT_TENANT } from './tenant';
+import { jobListQuerySchema, listJobs } from '../job-list';
+import { readQuery } from '../query';
+import { jobOps } from '../openapi/operations';
+import { documented } from '../openapi/registry';
 
 const JOB_ID = /^job_[a-z0-9]{1,64}$/;
 const EVENTS_POLL_MS = 1000;
@@ -25,7 +29,9 @@ function settled(job: JobState): boolean {
 export function jobRoutes(deps: JobsDeps) {
   const app = new Hono();
 
-  app.post('/', async (c) => {
+  app.get('/', documented(jobOps.list), async (c) => c.json(await listJobs(deps, DEFAULT_TENANT, readQuery(c, jobListQuerySchema))));
+
+  app.post('/', documented(jobOps.submit), async (c) => {
     const body = await readJson(c, jobSubmitSchema, deps.config.MAX_BODY_BYTES);
     const { id, status, created } = await submitJob(deps, body, DEFAULT_TENANT, c.req.header('idempotency-key'));
     const self = `/v1/jobs/${id}`;
@@ -33,9 +39,9 @@ export function jobRoutes(deps: JobsDeps) {
     return c.json({ id, status, links: { self, temporalUi: temporalUiLink(deps.config, id) } }, created ? 202 : 200);
   });
 
-  app.get('/:id', async (c) => c.json(await getJob(deps, jobId(c.req.param('id')))));
+  app.get('/:id', documented(jobOps.get), async (c) => c.json(await getJob(deps, jobId(c.req.param('id')))));
 
-  app.get('/:id/events', async (c) => {
+  app.get('/:id/events', documented(jobOps.events), async (c) => {
     const id = jobId(c.req.param('id'));
     // Unknown ids answer 404 before the stream starts.
     const first = await getJob(deps, id);
@@ -61,13 +67,13 @@ export function jobRoutes(deps: JobsDeps) {
     });
   });
 
-  app.post('/:id/cancel', async (c) => {
+  app.post('/:id/cancel', documented(jobOps.cancel), async (c) => {
     const id = jobId(c.req.param('id'));
     const status = await cancelJob(deps, id);
     return c.json({ id, status, cancelRequested: true }, 202);
   });
 
-  app.post('/:id/retry', async (c) => {
+  app.post('/:id/retry', documented(jobOps.retry), async (c) => {
     const id = jobId(c.req.param('id'));
     const { tasks } = await retryJob(deps, id);
     return c.json({ id, status: 'processing', tasks }, 202);

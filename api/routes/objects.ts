@@ -7,6 +7,8 @@ import { tenantKey } from '../../storage/keys';
 import type { ByteRange, ObjectInfo, Storage } from '../../storage/storage';
 import { problemError, problemOf, sendProblem } from '../problem';
 import { DEFAULT_TENANT } from './tenant';
+import { objectOps } from '../openapi/operations';
+import { documented } from '../openapi/registry';
 
 const PREFIX = '/v1/objects/';
 
@@ -73,7 +75,7 @@ export function objectRoutes(deps: { config: Config; storage: Storage }) {
   const { config, storage } = deps;
   const app = new Hono();
 
-  app.put('/*', async (c) => {
+  app.put('/*', documented(objectOps.put), async (c) => {
     const { key, storeKey } = keyOf(c.req.path);
     const declared = Number(c.req.header('content-length') ?? NaN);
     if (declared > config.MAX_UPLOAD_BYTES) throw problemError('PayloadTooLarge', `uploads may be at most ${config.MAX_UPLOAD_BYTES} bytes`);
@@ -85,7 +87,7 @@ export function objectRoutes(deps: { config: Config; storage: Storage }) {
     return c.json({ key, sizeBytes: info.sizeBytes, etag: info.etag }, 201);
   });
 
-  app.on(['GET', 'HEAD'], '/*', async (c) => {
+  app.on(['GET', 'HEAD'], '/*', documented(objectOps.get), async (c) => {
     const { key, storeKey } = keyOf(c.req.path);
     const info = await storage.head(storeKey);
     if (!info) throw problemError('NotFound', `no object with key "${key}"`);

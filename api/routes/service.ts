@@ -4,12 +4,14 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../../model/config';
 import type { Storage } from '../../storage/storage';
 import { problemOf, sendProblem } from '../problem';
+import { serviceOps } from '../openapi/operations';
+import { documented } from '../openapi/registry';
 
 
 export function serviceRoutes(deps: { client: Client; storage: Storage; config: Config }) {
   const app = new Hono();
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', async (c) => {
+  app.get('/healthz', documented(serviceOps.health), (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', documented(serviceOps.ready), async (c) => {
     const checks: Record<string, string> = {};
     await deps.client.connection
       .withDeadline(Date.now() + deps.config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, () => deps.client.connection.workflowService.getSystemInfo({}))

@@ -7,6 +7,8 @@ import type { Config } from '../../model/config';
 import { fieldErrors, readJson } from '../body';
 import { problemError } from '../problem';
 import { DEFAULT_TENANT } from './tenant';
+import { templateOps } from '../openapi/operations';
+import { documented } from '../openapi/registry';
 
 const head = z.looseObject({ kind: z.enum(['transcode', 'snapshot', 'watermark']) });
 
@@ -29,7 +31,7 @@ export function templateRoutes(deps: { config: Config; templates: TemplateStore 
   const app = new Hono();
   const tenant = DEFAULT_TENANT;
 
-  app.get('/', async (c) => {
+  app.get('/', documented(templateOps.list), async (c) => {
     const kind = c.req.query('kind');
     if (kind !== undefined && !['transcode', 'snapshot', 'watermark'].includes(kind)) {
       throw problemError('InvalidInput', 'kind must be transcode, snapshot or watermark', [{ path: 'kind', message: 'unknown kind' }]);
@@ -38,20 +40,20 @@ export function templateRoutes(deps: { config: Config; templates: TemplateStore 
     return c.json({ templates: list.map(present) });
   });
 
-  app.get('/:id', async (c) => {
+  app.get('/:id', documented(templateOps.get), async (c) => {
     const found = await deps.templates.get(tenant, c.req.param('id'));
     if (!found) throw problemError('NotFound', `no template "${c.req.param('id')}"`);
     return c.json(present(found));
   });
 
-  app.post('/', async (c) => {
+  app.post('/', documented(templateOps.create), async (c) => {
     const { id, ...body } = await readJson(c, head.extend({ id: templateId }), deps.config.MAX_BODY_BYTES);
     const created = await deps.templates.create(tenant, id, parseTemplate(body));
     c.header('Location', `/v1/templates/${id}`);
     return c.json(present(created), 201);
   });
 
-  app.put('/:id', async (c) => {
+  app.put('/:id', documented(templateOps.replace), async (c) => {
     const id = c.req.param('id');
     const body = await readJson(c, head, deps.config.MAX_BODY_BYTES);
     if (body.id !== undefined && body.id !== id) {
@@ -61,7 +63,7 @@ export function templateRoutes(deps: { config: Config; templates: TemplateStore 
     return c.json(present(await deps.templates.replace(tenant, id, parseTemplate({ ...rest, kind: body.kind }))));
   });
 
-  app.delete('/:id', async (c) => {
+  app.delete('/:id', documented(templateOps.remove), async (c) => {
     await deps.templates.remove(tenant, c.req.param('id'));
     return c.body(null, 204);
   });

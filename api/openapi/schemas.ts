@@ -1,0 +1,189 @@
+/**
+ * zod schemas of what the API answers. The job JSON and friends are TypeScript types elsewhere
+ * (model/job-state.ts, db/); each schema here is checked against its type at compile time, so a
+ * field added there and not here fails `npm run typecheck` rather than drifting from the docs.
+ */
+import { z } from 'zod';
+import { errorCodes, type ErrorCode } from '../../model/errors';
+import type { JobState, JobStatus, TaskKind, TaskStatus } from '../../model/job-state';
+import { templateId, templateSchemas, type Template } from '../../model/templates';
+import type { Pipeline } from '../../db/pipelines';
+
+/** True when A and B are assignable both ways (optional vs `| undefined` tolerated). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** Compiles only when its type argument is `true`. */
+function sameShape<T extends true>(_proof?: T): void {}
+
+export const jobStatuses = ['queued', 'probing', 'processing', 'succeeded', 'failed', 'canceled'] as const satisfies readonly JobStatus[];
+sameShape<Same<(typeof jobStatuses)[number], JobStatus>>();
+const taskKinds = ['probe', 'watermark', 'transcode', 'snapshot', 'package', 'notify'] as const satisfies readonly TaskKind[];
+sameShape<Same<(typeof taskKinds)[number], TaskKind>>();
+const taskStatuses = ['pending', 'running', 'succeeded', 'failed', 'canceled', 'skipped'] as const satisfies readonly TaskStatus[];
+sameShape<Same<(typeof taskStatuses)[number], TaskStatus>>();
+
+const time = z.iso.datetime({ offset: true });
+const nonNegInt = z.number().int().min(0);
+
+export const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int().min(400).max(599),
+    detail: z.string(),
+    code: z.enum(Object.keys(errorCodes) as [ErrorCode, ...ErrorCode[]]),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ description: 'RFC 9457 problem details; `errors` names each failing field' });
+
+const jobError = z.object({ code: z.string(), message: z.string(), retryable: z.boolean() });
+
+const media = z.object({
+  durationSec: z.number(),
+  still: z.boolean().optional(),
+  container: z.string(),
+  sizeBytes: nonNegInt,
+  video: z
+    .object({
+      codec: z.string(),
+      width: z.number().int(),
+      height: z.number().int(),
+      fps: z.number(),
+      rotation: z.number(),
+      pixFmt: z.string().nullable(),
+      sar: z.tuple([z.number(), z.number()]),
+    })
+    .nullable(),
+  audio: z.array(z.object({ codec: z.string(), channels: z.number().int(), sampleRate: z.number().int() })),
+});
+
+export const jobSchema = z.object({
+  id: z.string(),
+  status: z.enum(jobStatuses),
+  progress: z.number().min(0).max(1),
+  pipeline: z.string(),
+  createdAt: time,
+  startedAt: time.nullable(),
+  finishedAt: time.nullable(),
+  input: z.union([
+    z.object({ key: z.string(), bucket: z.string().optional(), media: media.nullable() }),
+    z.object({ url: z.string(), media: media.nullable() }),
+  ]),
+  tasks: z.array(
+    z.object({
+      id: z.string(),
+      kind: z.enum(taskKinds),
+      status: z.enum(taskStatuses),
+      progress: z.number().min(0).max(1),
+      attempts: nonNegInt,
+      error: jobError.nullable(),
+    }),
+  ),
+  outputs: z.array(
+    z.object({
+      name: z.string(),
+      key: z.string(),
+      sizeBytes: nonNegInt,
+      durationSec: z.number(),
+      video: z.object({ codec: z.string(), width: z.number().int(), height: z.number().int(), bitrateKbps: z.number().nullable() }).nullable(),
+      audio: z
+        .object({ codec: z.string(), channels: z.number().int(), sampleRate: z.number().int(), bitrateKbps: z.number().nullable() })
+        .nullable(),
+      renditions: z
+        .array(
+          z.object({
+            name: z.string(),
+            key: z.string(),
+            width: z.number().int(),
+            height: z.number().int(),
+            fps: z.number(),
+            codecs: z.string(),
+            bandwidth: z.number().nullable(),
+          }),
+        )
+        .optional(),
+    }),
+  ),
+  snapshots: z.array(z.object({ name: z.string(), keys: z.array(z.string()) })),
+  notifications: z.array(
+    z.object({
+      event: z.enum(['job.succeeded', 'job.failed', 'job.canceled']),
+      status: z.enum(['pending', 'delivered', 'failed', 'skipped']),
+      attempts: nonNegInt,
+    }),
+  ),
+  error: jobError.nullable(),
+  userData: z.string().nullable(),
+});
+sameShape<Same<z.infer<typeof jobSchema>, JobState>>();
+
+export const jobAcceptedSchema = z.object({
+  id: z.string(),
+  status: z.enum(jobStatuses),
+  links: z.object({ self: z.string(), temporalUi: z.url() }),
+});
+
+export const jobSummarySchema = z.object({
+  id: z.string(),
+  status: z.enum(jobStatuses),
+  pipeline: z.string(),
+  createdAt: time,
+  finishedAt: time.nullable().meta({ description: 'when the job workflow closed (a failed job stays open for its retry window)' }),
+});
+export type JobSummary = z.infer<typeof jobSummarySchema>;
+
+export const jobListSchema = z.object({
+  jobs: z.array(jobSummarySchema),
+  nextPageToken: z.string().nullable().meta({ description: 'pass as `pageToken` for the next page; null on the last page' }),
+});
+
+export const cancelAcceptedSchema = z.object({
+  id: z.string(),
+  status: z.enum(jobStatuses).meta({ description: 'the status when the cancellation was requested' }),
+  cancelRequested: z.literal(true),
+});
+
+export const retryAcceptedSchema = z.object({ id: z.string(), status: z.literal('processing'), tasks: z.array(z.string()) });
+
+const stored = { id: z.string(), system: z.boolean(), createdAt: time.nullable(), updatedAt: time.nullable() };
+
+/** A template as the API shows it: its own fields plus id, system and timestamps. */
+export const templateSchema = z.discriminatedUnion('kind', [
+  z.object({ ...templateSchemas.transcode.shape, ...stored }),
+  z.object({ ...templateSchemas.snapshot.shape, ...stored }),
+  z.object({ ...templateSchemas.watermark.shape, ...stored }),
+]);
+sameShape<Same<z.infer<typeof templateSchema>, Template & { id: string; system: boolean; createdAt: string | null; updatedAt: string | null }>>();
+
+export const templateListSchema = z.object({ templates: z.array(templateSchema) });
+
+/** POST/PUT /v1/templates as documented: one kind's fields plus the id (the handler checks the kind's schema). */
+function templateBody(id: z.ZodType) {
+  return z.discriminatedUnion('kind', [
+    z.strictObject({ id, ...templateSchemas.transcode.shape }),
+    z.strictObject({ id, ...templateSchemas.snapshot.shape }),
+    z.strictObject({ id, ...templateSchemas.watermark.shape }),
+  ]);
+}
+export const templateCreateSchema = templateBody(templateId);
+export const templateReplaceSchema = templateBody(z.string().optional().meta({ description: 'the id of the path, or absent' }));
+
+export const pipelineSchema = z.object({
+  id: z.string(),
+  state: z.enum(['active', 'paused']),
+  priority: z.number().int().min(1).max(10),
+  notify: z.object({ url: z.string() }).nullable(),
+  createdAt: time,
+  updatedAt: time,
+});
+sameShape<Same<z.infer<typeof pipelineSchema>, Pipeline>>();
+
+export const pipelinePatchedSchema = pipelineSchema.extend({
+  released: nonNegInt.meta({ description: 'jobs held in `queued` that resuming the pipeline released' }),
+});
+
+export const pipelineListSchema = z.object({ pipelines: z.array(pipelineSchema) });
+
+export const objectPutSchema = z.object({ key: z.string(), sizeBytes: nonNegInt, etag: z.string() });
+
+export const healthSchema = z.object({ status: z.literal('ok') });
+export const readySchema = z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.string()) });
