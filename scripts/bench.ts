@@ -140,14 +140,14 @@ if (L) {
     renderTable(
       ['what', 'wall time', 'job ÷ this', 'CPU time', 'job CPU ÷ this'],
       [
-        ['mediaflow job (POST → GET says succeeded)', duration(L.jobMs), '', duration(L.jobCpuMs), ''],
+        ['mediaflow job (POST → closed, then GET)', duration(L.jobMs), '', duration(L.jobCpuMs), ''],
         ...L.baselines.map((b) => [`plain ffmpeg: ${b.name}`, duration(b.ms), times(b.jobRatio), duration(b.cpuMs), times(b.cpuRatio)]),
       ],
     ),
   );
   const c = L.rounds[0]!.jobCpu;
   out.push(`   job CPU (round 1): ${cpuParts(c)}`);
-  out.push(`   the job's poster appeared ${duration(L.posterMs)} after POST; output sizes job/plain: ${L.outputs.map((o) => `${o.name} ${o.sizeBytes}/${L.baselineOutputBytes[o.name] ?? '?'}`).join(', ')} bytes`);
+  out.push(`   the job's poster was stored ${duration(L.posterMs)} after POST (snapshot activity done); output sizes job/plain: ${L.outputs.map((o) => `${o.name} ${o.sizeBytes}/${L.baselineOutputBytes[o.name] ?? '?'}`).join(', ')} bytes`);
 }
 const S = results.smallJobs;
 if (S) {
