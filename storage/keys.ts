@@ -77,6 +77,12 @@ export function tenantKey(tenant: string, key: string): { key: string } | { prob
   return { key: `${tenantPrefix(tenant)}${key}` };
 }
 
+/** A listing prefix is acceptable when some clean key could start with it: `raw/`, `raw/a`, or '' for everything. */
+export function prefixProblem(prefix: string): string | null {
+  if (prefix === '') return null;
+  return keyProblem(`${prefix}x`);
+}
+
 /**
  * Returns why a bucket name breaks OSS's naming rules, or null: 3-63 lowercase letters, digits
  * and "-", starting and ending with a letter or digit.

@@ -6,7 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import { MediaflowError } from '../model/errors';
-import { keyProblem } from './keys';
+import { keyProblem, prefixProblem } from './keys';
 import { contentTypeFor, type ByteRange, type ListOptions, type ObjectInfo, type ObjectPage, type PutOptions, type Storage } from './storage';
 
 const MAX_PAGE = 1000;
@@ -16,11 +16,6 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
-/** A prefix is acceptable when some key could start with it: `raw/`, `raw/a`, or '' for everything. */
-export function prefixProblem(prefix: string): string | null {
-  if (prefix === '') return null;
-  return keyProblem(`${prefix}x`);
-}
 
 function byteLimit(maxBytes: number): Transform {
   let seen = 0;

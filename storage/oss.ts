@@ -11,8 +11,7 @@ import OSS, { type OssError } from 'ali-oss';
 import type { Config } from '../model/config';
 import { MediaflowError } from '../model/errors';
 import { Crc64 } from './crc64';
-import { keyProblem } from './keys';
-import { prefixProblem } from './local';
+import { keyProblem, prefixProblem } from './keys';
 import { contentTypeFor, type ByteRange, type ListOptions, type ObjectInfo, type ObjectPage, type PutOptions, type Storage } from './storage';
 
 export interface OssOptions {
