@@ -129,7 +129,7 @@ const cpuParts = (c: CpuUse) =>
   `ffmpeg/ffprobe ${duration(c.workerChildrenMs)}, worker's Node process ${duration(c.workerMs - c.workerChildrenMs)}, Temporal server ${duration(c.temporalMs)}, API process ${duration(c.apiMs)}`;
 const out: string[] = [];
 out.push(`mediaflow bench${quick ? ' --quick' : ''} · ${env.cores} × ${env.cpuModel} · load ${env.loadAverageAtStart.join(' ')} at start, ${result.loadAverageAtEnd.join(' ')} at end`);
-out.push(`node ${ver.node} · ${ver.ffmpeg} · temporal ${ver.temporalCli.split(' (')[0]} · @temporalio ${ver.packages['@temporalio/worker']} · worker concurrency ${concurrency}`);
+out.push(`node ${ver.node} · ${ver.ffmpeg.split(' Copyright')[0]} · ${ver.temporalCli.split(' (')[0]} · @temporalio ${ver.packages['@temporalio/worker']} · worker concurrency ${concurrency}`);
 for (const n of notes) out.push(`note: ${n}`);
 
 const L = results.ladder;
