@@ -39,6 +39,7 @@ export async function runFfmpeg(run: FfmpegRun): Promise<void> {
   });
   let lastMove = Date.now();
   let lastOutUs = -1;
+  const counters: Record<string, number> = {};
   let stalled = false;
   const watchdog = setInterval(() => {
     if (Date.now() - lastMove > run.stallMs) {
@@ -64,9 +65,17 @@ export async function runFfmpeg(run: FfmpegRun): Promise<void> {
         }
       } else if (line === 'progress=end') {
         run.onProgress?.(1);
-      } else if (line.startsWith('frame=') || line.startsWith('total_size=')) {
-        // Still images and audio-less runs report frames or bytes rather than time.
-        lastMove = Date.now();
+      } else {
+        // Still images and snapshot runs report frames or bytes rather than time: they count as
+        // progress only when they grow (every progress block repeats them, moving or not).
+        const counter = /^(frame|total_size)=(\d+)$/.exec(line);
+        if (counter) {
+          const value = Number(counter[2]);
+          if (value > (counters[counter[1]!] ?? -1)) {
+            counters[counter[1]!] = value;
+            lastMove = Date.now();
+          }
+        }
       }
     }
   });
