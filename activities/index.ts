@@ -17,6 +17,7 @@ import { listAll } from '../storage/storage';
 import { postJson } from '../storage/fetch-url';
 import { signedHeaders, webhookSecret } from './webhook';
 import { metrics } from '../observability/metrics';
+import { jobForTenant } from '../model/job-view';
 import type { Database } from '../db/database';
 import { createPipelineStore } from '../db/pipelines';
 
@@ -50,6 +51,8 @@ export type SnapshotInput = InputArg & { task: SnapshotTask };
 
 export interface NotifyInput {
   url: string;
+  /** The job's tenant: the callback shows keys relative to its part of the store (absent: default). */
+  tenant?: string;
   /** Stable across attempts of one delivery, so a receiver can drop duplicates. */
   webhookId: string;
   event: NotificationState['event'];
@@ -144,7 +147,7 @@ export function createActivities(deps: ActivityDeps) {
       return coded(async () => {
         const info = Context.current().info;
         const now = new Date();
-        const body = JSON.stringify({ type: input.event, timestamp: now.toISOString(), data: input.job });
+        const body = JSON.stringify({ type: input.event, timestamp: now.toISOString(), data: jobForTenant(input.job, input.tenant ?? 'default') });
         const status = await postJson(input.url, body, signedHeaders(await webhookSecret(deps.config), input.webhookId, body, now), {
           allowPrivate: deps.config.ALLOW_PRIVATE_URLS,
           timeoutMs: deps.config.NOTIFY_TIMEOUT_SEC * 1000,

@@ -15,7 +15,9 @@ import { docsRoutes } from './routes/docs';
 import { randomUUID } from 'node:crypto';
 import { metrics, metricsText, scrapeGauge } from '../observability/metrics';
 import { documented } from './openapi/registry';
-import { DEFAULT_TENANT } from './routes/tenant';
+import { authenticate, type Caller } from './auth';
+import { keyRoutes } from './routes/keys';
+import type { ApiKeyStore } from '../db/api-keys';
 import { countJobsByStatus } from './jobs';
 
 export interface AppDeps {
@@ -24,6 +26,7 @@ export interface AppDeps {
   storage: Storage;
   templates: TemplateStore;
   pipelines: PipelineStore;
+  keys: ApiKeyStore;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -47,10 +50,12 @@ export function createApp(deps: AppDeps) {
     metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
     if (logRequests) {
-      log({ ts: new Date().toISOString(), level: 'info', msg: 'request', requestId, tenant: DEFAULT_TENANT, method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) });
+      const caller = c.get('caller' as never) as Caller | undefined;
+      log({ ts: new Date().toISOString(), level: 'info', msg: 'request', requestId, tenant: caller?.tenant ?? null, method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) });
     }
   });
   app.use('*', dotSegmentGuard);
+  app.use('*', authenticate(deps.config, deps.keys));
   scrapeGauge('mediaflow_jobs', 'Jobs by status (from Temporal visibility, read at scrape time)', 'status', () => countJobsByStatus(deps));
   app.get(
     '/metrics',
@@ -65,6 +70,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/jobs', jobRoutes(deps));
   app.route('/v1/templates', templateRoutes(deps));
   app.route('/v1/pipelines', pipelineRoutes(deps));
+  app.route('/v1/keys', keyRoutes(deps));
   app.route('/', docsRoutes(() => app.routes));
   app.notFound((c) => sendProblem(c, problemOf('NotFound', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {

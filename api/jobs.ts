@@ -13,7 +13,7 @@ import { taskQueueFor } from '../model/config';
 import { MediaflowError, type FieldError } from '../model/errors';
 import { describeInput, type JobInput, type JobSpec, type JobSubmit, type ResolvedOutput } from '../model/job';
 import { checkUrlTarget } from '../storage/fetch-url';
-import { tenantKey } from '../storage/keys';
+import { tenantKey, tenantPrefix } from '../storage/keys';
 import { finalJobStatuses, type JobState, type JobStatus } from '../model/job-state';
 import { priorityKeyOf, type PipelineStore } from '../db/pipelines';
 import type { TemplateStore } from '../db/templates';
@@ -23,6 +23,7 @@ import { pipelineResumedSignal, retryUpdate, searchAttributes, stateQuery, WORKF
 import type { mediaJob } from '../workflows/media-job';
 import { problemError } from './problem';
 import { metrics } from '../observability/metrics';
+import { jobForTenant } from '../model/job-view';
 
 export interface JobsDeps {
   config: Config;
@@ -150,7 +151,7 @@ export async function submitJob(
     id = idempotentJobId(tenant, idempotencyKey);
     // Parsed bodies list their fields in schema order, so equal requests hash equally.
     bodyHash = sha256(JSON.stringify(body));
-    const earlier = await existingJob(deps, id, bodyHash);
+    const earlier = await existingJob(deps, id, bodyHash, tenant);
     if (earlier) return earlier;
   }
   const pipeline = await deps.pipelines.get(tenant, body.pipeline);
@@ -168,7 +169,8 @@ export async function submitJob(
     input,
     outputs,
     snapshots,
-    outputPrefix: body.outputPrefix,
+    // Outputs live in the tenant's part of the store; the job JSON shows them relative to it.
+    outputPrefix: `${tenantPrefix(tenant)}${body.outputPrefix}`,
     // The job's own callback, else its pipeline's.
     notify: body.notify ?? pipeline.notify,
     userData: body.userData ?? null,
@@ -209,14 +211,14 @@ export async function submitJob(
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
   // Whoever won a race of equal keys, the job must have been made from this very body.
-  if (bodyHash) await existingJob(deps, id, bodyHash);
+  if (bodyHash) await existingJob(deps, id, bodyHash, tenant);
   metrics.jobsSubmitted.inc({ pipeline: spec.pipeline });
   return { id, status: 'queued', created: true };
 }
 
 /** The job an Idempotency-Key already made: the same body answers it again, another body is a conflict. */
-async function existingJob(deps: JobsDeps, id: string, bodyHash: string): Promise<{ id: string; status: JobStatus; created: false } | null> {
-  const d = await describe(deps, deps.client.workflow.getHandle(id)).catch((err: unknown) => {
+async function existingJob(deps: JobsDeps, id: string, bodyHash: string, tenant: string): Promise<{ id: string; status: JobStatus; created: false } | null> {
+  const d = await describe(deps, deps.client.workflow.getHandle(id), tenant).catch((err: unknown) => {
     if (err instanceof MediaflowError && err.code === 'NotFound') return null;
     throw err;
   });
@@ -235,10 +237,15 @@ function statusOf(d: WorkflowExecutionDescription): JobStatus {
 }
 
 /** Describes a job's workflow; NotFound for unknown ids and for workflows that are not jobs. */
-async function describe(deps: JobsDeps, handle: WorkflowHandle): Promise<WorkflowExecutionDescription> {
+async function describe(deps: JobsDeps, handle: WorkflowHandle, tenant: string): Promise<WorkflowExecutionDescription> {
   try {
     const d = await rpc(deps, () => handle.describe());
-    if (d.type !== WORKFLOW_TYPE) throw problemError('NotFound', `no job "${handle.workflowId}"`);
+    // Another tenant's job is as absent as one that never existed: 404, not 403. A mediaJob started
+    // outside the API (an operator with the Temporal CLI) carries no tenant: it is the default one's.
+    const owner = d.typedSearchAttributes.get(searchAttributes.tenant) ?? 'default';
+    if (d.type !== WORKFLOW_TYPE || owner !== tenant) {
+      throw problemError('NotFound', `no job "${handle.workflowId}"`);
+    }
     return d;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw problemError('NotFound', `no job "${handle.workflowId}"`);
@@ -251,9 +258,9 @@ async function describe(deps: JobsDeps, handle: WorkflowHandle): Promise<Workflo
  *
  * @example await cancelJob(deps, 'job_…')
  */
-export async function cancelJob(deps: JobsDeps, id: string): Promise<JobStatus> {
+export async function cancelJob(deps: JobsDeps, id: string, tenant: string): Promise<JobStatus> {
   const handle = deps.client.workflow.getHandle(id);
-  const d = await describe(deps, handle);
+  const d = await describe(deps, handle, tenant);
   const status = statusOf(d);
   if (d.status.name !== 'RUNNING' || finalJobStatuses.includes(status)) {
     throw problemError('Conflict', `the job is already ${status}; only a job that is not final can be canceled`);
@@ -267,9 +274,9 @@ export async function cancelJob(deps: JobsDeps, id: string): Promise<JobStatus> 
  *
  * @example const { tasks } = await retryJob(deps, 'job_…')
  */
-export async function retryJob(deps: JobsDeps, id: string): Promise<{ tasks: string[] }> {
+export async function retryJob(deps: JobsDeps, id: string, tenant: string): Promise<{ tasks: string[] }> {
   const handle = deps.client.workflow.getHandle(id);
-  const d = await describe(deps, handle);
+  const d = await describe(deps, handle, tenant);
   if (d.status.name !== 'RUNNING') {
     throw problemError('Conflict', `the job is ${statusOf(d)} and its retry window has closed`);
   }
@@ -335,17 +342,17 @@ function withLiveProgress(state: JobState, d: WorkflowExecutionDescription, clie
  *
  * @example const job = await getJob(deps, 'job_…')
  */
-export async function getJob(deps: JobsDeps, id: string): Promise<JobState> {
+export async function getJob(deps: JobsDeps, id: string, tenant: string): Promise<JobState> {
   const handle = deps.client.workflow.getHandle(id);
-  const d = await describe(deps, handle);
-  if (d.status.name === 'COMPLETED') return (await rpc(deps, () => handle.result())) as JobState;
-  if (d.status.name !== 'RUNNING') return stateFromDescription(id, d);
+  const d = await describe(deps, handle, tenant);
+  if (d.status.name === 'COMPLETED') return jobForTenant((await rpc(deps, () => handle.result())) as JobState, tenant);
+  if (d.status.name !== 'RUNNING') return jobForTenant(stateFromDescription(id, d), tenant);
   try {
     const state = await rpc(deps, () => handle.query(stateQuery));
-    return withLiveProgress(state, d, deps.client);
+    return jobForTenant(withLiveProgress(state, d, deps.client), tenant);
   } catch {
     // No worker has answered (none running, or all busy): say what the description knows.
-    return stateFromDescription(id, d);
+    return jobForTenant(stateFromDescription(id, d), tenant);
   }
 }
 

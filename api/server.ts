@@ -8,6 +8,8 @@ import { createApp } from './app';
 import { openDatabase, type Database } from '../db/database';
 import { createPipelineStore } from '../db/pipelines';
 import { createTemplateStore } from '../db/templates';
+import { createApiKeyStore } from '../db/api-keys';
+import { openModeWarning } from './auth';
 
 export interface RunningApi {
   url: string;
@@ -23,7 +25,15 @@ export async function startApi(config: Config, options: { db?: Database } = {}):
   const storage = await createStorage(config);
   // The embedded database belongs to one process: `npm run dev` shares it with its worker.
   const db = options.db ?? (await openDatabase(config));
-  const app = createApp({ config, client, storage, templates: createTemplateStore(db), pipelines: createPipelineStore(db) });
+  const keys = createApiKeyStore(db);
+  if (!(await keys.any())) {
+    if (config.NODE_ENV === 'production') {
+      if (!options.db) await db.close();
+      throw new Error('NODE_ENV=production and no API key exists: make one first (npx tsx scripts/keys.ts create --tenant <id> --role admin), then start the API');
+    }
+    console.warn(JSON.stringify({ level: 'warn', msg: openModeWarning() }));
+  }
+  const app = createApp({ config, client, storage, templates: createTemplateStore(db), pipelines: createPipelineStore(db), keys });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
   });

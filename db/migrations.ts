@@ -34,6 +34,22 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'api keys',
+    sql: `
+      create table api_keys (
+        id text primary key,
+        tenant text not null,
+        role text not null check (role in ('admin', 'submitter')),
+        name text not null,
+        key_hash text not null unique,
+        created_at timestamptz not null default now(),
+        last_used_at timestamptz
+      );
+      create index api_keys_tenant on api_keys (tenant)
+    `,
+  },
 ];
 
 /** Serialises migrations of several processes starting at once (API and workers on one PostgreSQL). */

@@ -277,7 +277,7 @@ export async function mediaJob(spec: JobSpec): Promise<JobState> {
     state.notifications.push(record);
     const { notify } = activitiesFor('notify', 'notify', round);
     // One id per event and round: receivers drop duplicate attempts, not a later retry's news.
-    await runTask(t, () => notify({ url, event, webhookId: `${spec.id}:${event}:${round}`, job: state }));
+    await runTask(t, () => notify({ url, event, tenant: spec.tenant, webhookId: `${spec.id}:${event}:${round}`, job: state }));
     Object.assign(record, { status: t.status === 'succeeded' ? 'delivered' : 'failed', attempts: t.attempts });
   }
 

@@ -48,6 +48,19 @@ export function openApiPath(honoPath: string): string {
   return honoPath.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?\??/g, '{$1}');
 }
 
+/**
+ * Tuples of one item type (`sar: [number, number]`) as `items` + length: the same constraint,
+ * and one that tools without `prefixItems` support read too.
+ */
+const override: NonNullable<Parameters<typeof z.toJSONSchema>[1]>['override'] = ({ jsonSchema }) => {
+  const items = jsonSchema.prefixItems;
+  if (!Array.isArray(items) || !items.length || jsonSchema.items !== false) return;
+  const first = JSON.stringify(items[0]);
+  if (!items.every((i) => JSON.stringify(i) === first)) return;
+  delete jsonSchema.prefixItems;
+  Object.assign(jsonSchema, { items: items[0], minItems: items.length, maxItems: items.length });
+};
+
 /** Two sets of components: requests are described as accepted (defaults optional), responses as sent. */
 class Components {
   private readonly input = z.registry<{ id: string }>();
@@ -81,6 +94,7 @@ class Components {
         target: 'draft-2020-12',
         io,
         unrepresentable: 'any',
+        override,
         uri: (id) => `#/components/schemas/${id}`,
       });
       for (const [id, schema] of Object.entries(schemas)) {
@@ -95,7 +109,7 @@ class Components {
 
 /** One parameter's JSON Schema, described as accepted; strips the draft marker. */
 function parameterSchema(schema: z.ZodType): JsonSchema {
-  const { $schema: _s, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  const { $schema: _s, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any', override }) as JsonSchema;
   return rest;
 }
 
@@ -167,6 +181,10 @@ function operation(op: OperationDoc, method: string, components: Components): Js
   // A body is read by readJson (415, 413, 400); a path with dot segments is refused (400) by the app's guard.
   if (op.body && 'schema' in op.body) codes.push('InvalidInput', 'PayloadTooLarge', 'UnsupportedMediaType');
   if (op.params || op.path) codes.push('InvalidInput');
+  // Everything but the service endpoints takes an API key (api/auth.ts); admin operations a key of that role.
+  const secured = op.tag !== 'service';
+  if (secured) codes.push('Unauthorized');
+  if (op.admin) codes.push('Forbidden');
   const answers: Record<string, JsonSchema> = {};
   for (const [status, doc] of Object.entries(op.responses)) {
     if (doc) answers[status] = response(doc, components, `${upperFirst(operationId)}${status}`, head);
@@ -191,6 +209,7 @@ function operation(op: OperationDoc, method: string, components: Components): Js
     ...(op.description ? { description: op.description } : {}),
     ...(params.length ? { parameters: params } : {}),
     ...(requestBody ? { requestBody } : {}),
+    ...(secured ? {} : { security: [] }),
     responses: answers,
   };
 }
@@ -238,10 +257,13 @@ export function buildOpenApi(routes: readonly Route[], info: { version: string; 
         { name: 'templates', description: 'transcode, snapshot and watermark templates; system presets are read-only' },
         { name: 'pipelines', description: 'queues with state and priority' },
         { name: 'objects', description: 'the object store the server is configured with' },
+        { name: 'keys', description: 'API keys of the tenant (admin); a key is shown once, at creation' },
         { name: 'service', description: 'health, readiness and this reference' },
       ],
       paths,
-      components: { schemas: components.build() },
+      // `Authorization: Bearer <api key>`; a development install without keys runs open.
+      security: [{ apiKey: [] }],
+      components: { schemas: components.build(), securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'an API key (mfk_…) of one tenant, role admin or submitter' } } },
     },
     undocumented,
   };

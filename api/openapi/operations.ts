@@ -159,7 +159,22 @@ export const jobOps = {
     responses: {
       200: {
         description: '`event: job` with the job JSON as data; `event: error` with a problem if the job can no longer be read',
-        content: { 'text/event-stream': { type: 'string' } },
+        // OpenAPI 3.1 has no item schema for streams: this schema describes one event.
+        content: {
+          'text/event-stream': {
+            type: 'object',
+            required: ['data'],
+            properties: {
+              event: { enum: ['job', 'error'] },
+              id: { type: 'string', description: 'sequence number of `job` events' },
+              data: {
+                type: 'string',
+                contentMediaType: 'application/json',
+                contentSchema: { anyOf: [{ $ref: '#/components/schemas/Job' }, { $ref: '#/components/schemas/Problem' }] },
+              },
+            },
+          },
+        },
       },
     },
     problems: ['NotFound', 'TemporalUnavailable'],
@@ -201,6 +216,7 @@ export const templateOps = {
   },
   create: {
     operationId: 'createTemplate',
+    admin: true,
     tag: 'templates',
     summary: 'Create a template (every failing field is listed on 400)',
     body: { schema: templateCreateSchema },
@@ -209,6 +225,7 @@ export const templateOps = {
   },
   replace: {
     operationId: 'replaceTemplate',
+    admin: true,
     tag: 'templates',
     summary: 'Replace a template (submitted jobs keep the values they were resolved with)',
     params: templateIdParams,
@@ -218,6 +235,7 @@ export const templateOps = {
   },
   remove: {
     operationId: 'deleteTemplate',
+    admin: true,
     tag: 'templates',
     summary: 'Delete a template',
     params: templateIdParams,
@@ -243,6 +261,7 @@ export const pipelineOps = {
   },
   create: {
     operationId: 'createPipeline',
+    admin: true,
     tag: 'pipelines',
     summary: 'Create a pipeline (its own task queue; workers with WORKER_PIPELINES=* pick it up)',
     body: { schema: pipelineCreateSchema },
@@ -251,6 +270,7 @@ export const pipelineOps = {
   },
   patch: {
     operationId: 'updatePipeline',
+    admin: true,
     tag: 'pipelines',
     summary: 'Change state, priority or callback; resuming a paused pipeline releases the jobs it held',
     params: pipelineIdParams,
@@ -260,6 +280,7 @@ export const pipelineOps = {
   },
   remove: {
     operationId: 'deletePipeline',
+    admin: true,
     tag: 'pipelines',
     summary: 'Delete a pipeline (not `default`)',
     params: pipelineIdParams,

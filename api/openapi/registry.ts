@@ -23,7 +23,9 @@ export interface OperationDoc {
   operationId: string;
   summary: string;
   description?: string;
-  tag: 'jobs' | 'templates' | 'pipelines' | 'objects' | 'service';
+  tag: 'jobs' | 'templates' | 'pipelines' | 'objects' | 'keys' | 'service';
+  /** Needs an admin key (403 for a submitter's); every operation outside `service` needs some key. */
+  admin?: true;
   /** The OpenAPI path when Hono's cannot be translated (a `*` wildcard that stands for a key). */
   path?: string;
   /** Path parameters, as a zod object (one property per `{name}`). */

@@ -6,7 +6,7 @@ import { finalJobStatuses, type JobState } from '../../model/job-state';
 import { readJson } from '../body';
 import { cancelJob, getJob, retryJob, submitJob, temporalUiLink, type JobsDeps } from '../jobs';
 import { problemError, problemForError } from '../problem';
-import { DEFAULT_TENANT } from './tenant';
+import { callerOf } from '../auth';
 import { jobListQuerySchema, listJobs } from '../job-list';
 import { readQuery } from '../query';
 import { jobOps } from '../openapi/operations';
@@ -29,22 +29,23 @@ function settled(job: JobState): boolean {
 export function jobRoutes(deps: JobsDeps) {
   const app = new Hono();
 
-  app.get('/', documented(jobOps.list), async (c) => c.json(await listJobs(deps, DEFAULT_TENANT, readQuery(c, jobListQuerySchema))));
+  app.get('/', documented(jobOps.list), async (c) => c.json(await listJobs(deps, callerOf(c).tenant, readQuery(c, jobListQuerySchema))));
 
   app.post('/', documented(jobOps.submit), async (c) => {
     const body = await readJson(c, jobSubmitSchema, deps.config.MAX_BODY_BYTES);
-    const { id, status, created } = await submitJob(deps, body, DEFAULT_TENANT, c.req.header('idempotency-key'));
+    const { id, status, created } = await submitJob(deps, body, callerOf(c).tenant, c.req.header('idempotency-key'));
     const self = `/v1/jobs/${id}`;
     c.header('Location', self);
     return c.json({ id, status, links: { self, temporalUi: temporalUiLink(deps.config, id) } }, created ? 202 : 200);
   });
 
-  app.get('/:id', documented(jobOps.get), async (c) => c.json(await getJob(deps, jobId(c.req.param('id')))));
+  app.get('/:id', documented(jobOps.get), async (c) => c.json(await getJob(deps, jobId(c.req.param('id')), callerOf(c).tenant)));
 
   app.get('/:id/events', documented(jobOps.events), async (c) => {
     const id = jobId(c.req.param('id'));
-    // Unknown ids answer 404 before the stream starts.
-    const first = await getJob(deps, id);
+    const { tenant } = callerOf(c);
+    // Unknown ids (and other tenants' jobs) answer 404 before the stream starts.
+    const first = await getJob(deps, id, tenant);
     return streamSSE(c, async (stream) => {
       let last = '';
       let seq = 0;
@@ -58,7 +59,7 @@ export function jobRoutes(deps: JobsDeps) {
         if (settled(job) || stream.aborted) return;
         await stream.sleep(EVENTS_POLL_MS);
         try {
-          job = await getJob(deps, id);
+          job = await getJob(deps, id, tenant);
         } catch (err) {
           await stream.writeSSE({ event: 'error', data: JSON.stringify(problemForError(err)) });
           return;
@@ -69,13 +70,13 @@ export function jobRoutes(deps: JobsDeps) {
 
   app.post('/:id/cancel', documented(jobOps.cancel), async (c) => {
     const id = jobId(c.req.param('id'));
-    const status = await cancelJob(deps, id);
+    const status = await cancelJob(deps, id, callerOf(c).tenant);
     return c.json({ id, status, cancelRequested: true }, 202);
   });
 
   app.post('/:id/retry', documented(jobOps.retry), async (c) => {
     const id = jobId(c.req.param('id'));
-    const { tasks } = await retryJob(deps, id);
+    const { tasks } = await retryJob(deps, id, callerOf(c).tenant);
     return c.json({ id, status: 'processing', tasks }, 202);
   });
 

@@ -6,21 +6,21 @@ import type { Config } from '../../model/config';
 import { tenantKey } from '../../storage/keys';
 import type { ByteRange, ObjectInfo, Storage } from '../../storage/storage';
 import { problemError, problemOf, sendProblem } from '../problem';
-import { DEFAULT_TENANT } from './tenant';
+import { callerOf } from '../auth';
 import { objectOps } from '../openapi/operations';
 import { documented } from '../openapi/registry';
 
 const PREFIX = '/v1/objects/';
 
 /** The tenant's key from the request path, and where it lives in the store. */
-function keyOf(rawPath: string): { key: string; storeKey: string } {
+function keyOf(rawPath: string, tenant: string): { key: string; storeKey: string } {
   let key: string;
   try {
     key = decodeURIComponent(rawPath.slice(PREFIX.length));
   } catch {
     throw problemError('InvalidInput', 'the key is not valid percent-encoded UTF-8', [{ path: 'key', message: 'bad percent-encoding' }]);
   }
-  const scoped = tenantKey(DEFAULT_TENANT, key);
+  const scoped = tenantKey(tenant, key);
   if ('problem' in scoped) throw problemError('InvalidInput', `the object key ${scoped.problem}`, [{ path: 'key', message: scoped.problem }]);
   return { key, storeKey: scoped.key };
 }
@@ -76,7 +76,7 @@ export function objectRoutes(deps: { config: Config; storage: Storage }) {
   const app = new Hono();
 
   app.put('/*', documented(objectOps.put), async (c) => {
-    const { key, storeKey } = keyOf(c.req.path);
+    const { key, storeKey } = keyOf(c.req.path, callerOf(c).tenant);
     const declared = Number(c.req.header('content-length') ?? NaN);
     if (declared > config.MAX_UPLOAD_BYTES) throw problemError('PayloadTooLarge', `uploads may be at most ${config.MAX_UPLOAD_BYTES} bytes`);
     const web = c.req.raw.body;
@@ -88,7 +88,7 @@ export function objectRoutes(deps: { config: Config; storage: Storage }) {
   });
 
   app.on(['GET', 'HEAD'], '/*', documented(objectOps.get), async (c) => {
-    const { key, storeKey } = keyOf(c.req.path);
+    const { key, storeKey } = keyOf(c.req.path, callerOf(c).tenant);
     const info = await storage.head(storeKey);
     if (!info) throw problemError('NotFound', `no object with key "${key}"`);
     const headers = objectHeaders(info);

@@ -6,7 +6,7 @@ import { pipelineCreateSchema, pipelinePatchSchema } from '../../model/pipeline'
 import { readJson } from '../body';
 import { problemError } from '../problem';
 import type { Pipeline } from '../../db/pipelines';
-import { DEFAULT_TENANT } from './tenant';
+import { adminOf, callerOf } from '../auth';
 import { pipelineOps } from '../openapi/operations';
 import { documented } from '../openapi/registry';
 
@@ -17,17 +17,17 @@ function present(p: Pipeline) {
 
 export function pipelineRoutes(deps: JobsDeps) {
   const app = new Hono();
-  const tenant = DEFAULT_TENANT;
 
-  app.get('/', documented(pipelineOps.list), async (c) => c.json({ pipelines: (await deps.pipelines.list(tenant)).map(present) }));
+  app.get('/', documented(pipelineOps.list), async (c) => c.json({ pipelines: (await deps.pipelines.list(callerOf(c).tenant)).map(present) }));
 
   app.get('/:id', documented(pipelineOps.get), async (c) => {
-    const p = await deps.pipelines.get(tenant, c.req.param('id'));
+    const p = await deps.pipelines.get(callerOf(c).tenant, c.req.param('id'));
     if (!p) throw problemError('NotFound', `no pipeline "${c.req.param('id')}"`);
     return c.json(present(p));
   });
 
   app.post('/', documented(pipelineOps.create), async (c) => {
+    const { tenant } = adminOf(c);
     const body = await readJson(c, pipelineCreateSchema, deps.config.MAX_BODY_BYTES);
     const created = await deps.pipelines.create(tenant, { id: body.id, state: body.state ?? 'active', priority: body.priority ?? 5, notify: body.notify ?? null });
     c.header('Location', `/v1/pipelines/${created.id}`);
@@ -35,6 +35,7 @@ export function pipelineRoutes(deps: JobsDeps) {
   });
 
   app.patch('/:id', documented(pipelineOps.patch), async (c) => {
+    const { tenant } = adminOf(c);
     const body = await readJson(c, pipelinePatchSchema, deps.config.MAX_BODY_BYTES);
     const { before, after } = await deps.pipelines.update(tenant, c.req.param('id'), body);
     const released = before.state === 'paused' && after.state === 'active' ? await releasePipeline(deps, tenant, after.id) : 0;
@@ -42,7 +43,7 @@ export function pipelineRoutes(deps: JobsDeps) {
   });
 
   app.delete('/:id', documented(pipelineOps.remove), async (c) => {
-    await deps.pipelines.remove(tenant, c.req.param('id'));
+    await deps.pipelines.remove(adminOf(c).tenant, c.req.param('id'));
     return c.body(null, 204);
   });
 

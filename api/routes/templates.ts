@@ -6,7 +6,7 @@ import type { StoredTemplate, TemplateStore } from '../../db/templates';
 import type { Config } from '../../model/config';
 import { fieldErrors, readJson } from '../body';
 import { problemError } from '../problem';
-import { DEFAULT_TENANT } from './tenant';
+import { adminOf, callerOf } from '../auth';
 import { templateOps } from '../openapi/operations';
 import { documented } from '../openapi/registry';
 
@@ -29,24 +29,24 @@ function parseTemplate(body: Record<string, unknown> & { kind: Template['kind'] 
 
 export function templateRoutes(deps: { config: Config; templates: TemplateStore }) {
   const app = new Hono();
-  const tenant = DEFAULT_TENANT;
 
   app.get('/', documented(templateOps.list), async (c) => {
     const kind = c.req.query('kind');
     if (kind !== undefined && !['transcode', 'snapshot', 'watermark'].includes(kind)) {
       throw problemError('InvalidInput', 'kind must be transcode, snapshot or watermark', [{ path: 'kind', message: 'unknown kind' }]);
     }
-    const list = await deps.templates.list(tenant, kind as Template['kind'] | undefined);
+    const list = await deps.templates.list(callerOf(c).tenant, kind as Template['kind'] | undefined);
     return c.json({ templates: list.map(present) });
   });
 
   app.get('/:id', documented(templateOps.get), async (c) => {
-    const found = await deps.templates.get(tenant, c.req.param('id'));
+    const found = await deps.templates.get(callerOf(c).tenant, c.req.param('id'));
     if (!found) throw problemError('NotFound', `no template "${c.req.param('id')}"`);
     return c.json(present(found));
   });
 
   app.post('/', documented(templateOps.create), async (c) => {
+    const { tenant } = adminOf(c);
     const { id, ...body } = await readJson(c, head.extend({ id: templateId }), deps.config.MAX_BODY_BYTES);
     const created = await deps.templates.create(tenant, id, parseTemplate(body));
     c.header('Location', `/v1/templates/${id}`);
@@ -54,6 +54,7 @@ export function templateRoutes(deps: { config: Config; templates: TemplateStore 
   });
 
   app.put('/:id', documented(templateOps.replace), async (c) => {
+    const { tenant } = adminOf(c);
     const id = c.req.param('id');
     const body = await readJson(c, head, deps.config.MAX_BODY_BYTES);
     if (body.id !== undefined && body.id !== id) {
@@ -64,7 +65,7 @@ export function templateRoutes(deps: { config: Config; templates: TemplateStore 
   });
 
   app.delete('/:id', documented(templateOps.remove), async (c) => {
-    await deps.templates.remove(tenant, c.req.param('id'));
+    await deps.templates.remove(adminOf(c).tenant, c.req.param('id'));
     return c.body(null, 204);
   });
 

@@ -9,6 +9,7 @@ import { createApp } from '../../api/app';
 import { buildOpenApi } from '../../api/openapi/document';
 import { jobListSchema, jobSchema, templateListSchema } from '../../api/openapi/schemas';
 import { createPipelineStore } from '../../db/pipelines';
+import { createApiKeyStore } from '../../db/api-keys';
 import { createTemplateStore } from '../../db/templates';
 import { errorCodes } from '../../model/errors';
 import { searchAttributes, WORKFLOW_TYPE } from '../../workflows/definitions';
@@ -228,6 +229,7 @@ describe('GET /openapi.json', () => {
       storage: stack.storage,
       templates: createTemplateStore(stack.db),
       pipelines: createPipelineStore(stack.db),
+      keys: createApiKeyStore(stack.db),
       log: () => undefined,
     });
     const routes = new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${canonical(r.path)}`));
@@ -252,15 +254,19 @@ describe('GET /openapi.json', () => {
 
   test('bodies and answers are the zod schemas, and documented problems are the ones the API gives', async () => {
     const doc = await json<{
-      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { $ref?: string } }> }; responses: Record<string, unknown>; parameters?: { name: string; in: string }[] }>>;
-      components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { $ref?: string } }> }; responses: Record<string, unknown>; parameters?: { name: string; in: string }[]; security?: unknown[] }>>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }>; securitySchemes?: unknown };
     }>(await fetch(`${base}/openapi.json`));
     const submit = doc.paths['/v1/jobs']!.post!;
     assert.equal(submit.requestBody?.content['application/json']?.schema.$ref, '#/components/schemas/JobSubmit');
     const jobSubmit = doc.components.schemas.JobSubmit!;
     assert.deepEqual(jobSubmit.required, ['input'], 'fields with defaults are optional on input');
     assert.ok(['input', 'pipeline', 'outputs', 'snapshots', 'outputPrefix', 'notify', 'userData'].every((k) => k in (jobSubmit.properties ?? {})));
-    assert.deepEqual(Object.keys(submit.responses).sort(), ['200', '202', '400', '409', '413', '415', '503'].sort());
+    assert.deepEqual(Object.keys(submit.responses).sort(), ['200', '202', '400', '401', '409', '413', '415', '503'].sort());
+    // Keys: every operation but the service endpoints takes one; admin operations may answer 403.
+    assert.deepEqual(doc.components.securitySchemes, { apiKey: { type: 'http', scheme: 'bearer', description: 'an API key (mfk_…) of one tenant, role admin or submitter' } });
+    assert.deepEqual(doc.paths['/healthz']!.get!.security, []);
+    assert.ok('403' in doc.paths['/v1/templates']!.post!.responses && !('403' in submit.responses));
     assert.deepEqual(
       doc.paths['/v1/jobs']!.get!.parameters?.map((p) => `${p.in}:${p.name}`),
       ['query:status', 'query:pipeline', 'query:pageSize', 'query:pageToken'],

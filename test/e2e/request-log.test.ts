@@ -11,6 +11,7 @@ import { createStorage } from '../../storage/create-storage';
 import { openDatabase } from '../../db/database';
 import { createPipelineStore } from '../../db/pipelines';
 import { createTemplateStore } from '../../db/templates';
+import { createApiKeyStore } from '../../db/api-keys';
 
 test('each request is logged once as JSON with its id, route pattern, status and latency; no headers, bodies or query', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-log-'));
@@ -26,9 +27,10 @@ test('each request is logged once as JSON with its id, route pattern, status and
       storage: await createStorage(config),
       templates: createTemplateStore(db),
       pipelines: createPipelineStore(db),
+      keys: createApiKeyStore(db),
       log: (line) => lines.push(line),
     });
-    const res = await app.request('/v1/templates/mp4-h264-720p?secret=hunter2', { headers: { authorization: 'Bearer sk_live_hunter2', 'x-request-id': 'req-42' } });
+    const res = await app.request('/v1/templates/mp4-h264-720p?secret=hunter2', { headers: { cookie: 'session=hunter2', 'x-request-id': 'req-42' } });
     assert.equal(res.status, 200);
     await app.request('/v1/templates', { method: 'POST', body: JSON.stringify({ id: 'x', kind: 'nope', password: 'hunter2' }), headers: { 'content-type': 'application/json' } });
     assert.equal(lines.length, 2);

@@ -161,6 +161,6 @@ describe('mediaJob', { timeout: 300_000 }, () => {
     const closed = spec('raw/notes.mp4', []);
     const failed = await run(closed);
     assert.equal(failed.status, 'failed');
-    await assert.rejects(retryJob({ config: stack.config, client: stack.client, storage: stack.storage, templates: createTemplateStore(stack.db), pipelines: createPipelineStore(stack.db) }, closed.id), (err: MediaflowError) => err.code === 'Conflict');
+    await assert.rejects(retryJob({ config: stack.config, client: stack.client, storage: stack.storage, templates: createTemplateStore(stack.db), pipelines: createPipelineStore(stack.db) }, closed.id, 'default'), (err: MediaflowError) => err.code === 'Conflict');
   });
 });
