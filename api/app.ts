@@ -17,6 +17,7 @@ import { metrics, metricsText, scrapeGauge } from '../observability/metrics';
 import { documented } from './openapi/registry';
 import { authenticate, type Caller } from './auth';
 import { keyRoutes } from './routes/keys';
+import { rateLimit } from './rate-limit';
 import type { ApiKeyStore } from '../db/api-keys';
 import { countJobsByStatus } from './jobs';
 
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps) {
   });
   app.use('*', dotSegmentGuard);
   app.use('*', authenticate(deps.config, deps.keys));
+  app.use('*', rateLimit(deps.config));
   scrapeGauge('mediaflow_jobs', 'Jobs by status (from Temporal visibility, read at scrape time)', 'status', () => countJobsByStatus(deps));
   app.get(
     '/metrics',

@@ -35,7 +35,16 @@ export async function startApi(config: Config, options: { db?: Database } = {}):
   }
   const app = createApp({ config, client, storage, templates: createTemplateStore(db), pipelines: createPipelineStore(db), keys });
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.HOST, port: config.PORT }, () => resolve(s));
+    const s = serve(
+      {
+        fetch: app.fetch,
+        hostname: config.HOST,
+        port: config.PORT,
+        // Slow clients cannot hold sockets open: headers within 20 s, the whole request within the limit.
+        serverOptions: { headersTimeout: 20_000, requestTimeout: config.REQUEST_TIMEOUT_SEC * 1000 },
+      },
+      () => resolve(s),
+    );
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;

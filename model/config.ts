@@ -35,6 +35,11 @@ export const configSchema = z.object({
   FFMPEG_THREADS: z.coerce.number().int().min(0).default(0),
   FFMPEG_STALL_SEC: positiveInt.default(60),
   MAX_BODY_BYTES: positiveInt.default(64 * 1024),
+  /** Per API key (per client address while the API runs open): sustained requests a second, and the burst allowed. */
+  RATE_LIMIT_PER_SEC: positiveInt.default(50),
+  RATE_LIMIT_BURST: positiveInt.default(200),
+  /** The longest one request may take to arrive in full (uploads included); headers must come within 20 s. */
+  REQUEST_TIMEOUT_SEC: positiveInt.default(3600),
   MAX_UPLOAD_BYTES: positiveInt.default(2 * 1024 ** 3),
   MAX_OUTPUT_BYTES: positiveInt.default(8 * 1024 ** 3),
   MAX_INPUT_DURATION_SEC: positiveInt.default(4 * 3600),

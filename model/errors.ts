@@ -18,6 +18,7 @@ export const errorCodes = {
   Conflict: { status: 409, title: 'Conflict with the current state', retryable: false },
   PayloadTooLarge: { status: 413, title: 'Body too large', retryable: false },
   UnsupportedMediaType: { status: 415, title: 'Unsupported content type', retryable: false },
+  RateLimited: { status: 429, title: 'Too many requests', retryable: true },
   TemporalUnavailable: { status: 503, title: 'Temporal is unreachable', retryable: true },
   Internal: { status: 500, title: 'Internal error', retryable: true },
   // Media (job errors)

@@ -183,7 +183,7 @@ function operation(op: OperationDoc, method: string, components: Components): Js
   if (op.params || op.path) codes.push('InvalidInput');
   // Everything but the service endpoints takes an API key (api/auth.ts); admin operations a key of that role.
   const secured = op.tag !== 'service';
-  if (secured) codes.push('Unauthorized');
+  if (secured) codes.push('Unauthorized', 'RateLimited');
   if (op.admin) codes.push('Forbidden');
   const answers: Record<string, JsonSchema> = {};
   for (const [status, doc] of Object.entries(op.responses)) {

@@ -13,9 +13,9 @@ import { createPipelineStore } from '../../db/pipelines';
 import { createTemplateStore } from '../../db/templates';
 import { createApiKeyStore } from '../../db/api-keys';
 
-test('each request is logged once as JSON with its id, route pattern, status and latency; no headers, bodies or query', async () => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-log-'));
-  const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'INFO' });
+async function withApp(env: Record<string, string>, fn: (app: ReturnType<typeof createApp>, lines: Record<string, unknown>[]) => Promise<void>): Promise<void> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-api-'));
+  const config = loadConfig({ DATA_DIR: dir, ...env });
   const db = await openDatabase(config);
   // Template routes never reach Temporal: a lazy connection that is never used.
   const connection = Connection.lazy({ address: '127.0.0.1:1' });
@@ -30,6 +30,16 @@ test('each request is logged once as JSON with its id, route pattern, status and
       keys: createApiKeyStore(db),
       log: (line) => lines.push(line),
     });
+    await fn(app, lines);
+  } finally {
+    await connection.close().catch(() => undefined);
+    await db.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('each request is logged once as JSON with its id, route pattern, status and latency; no headers, bodies or query', async () => {
+  await withApp({ LOG_LEVEL: 'INFO' }, async (app, lines) => {
     const res = await app.request('/v1/templates/mp4-h264-720p?secret=hunter2', { headers: { cookie: 'session=hunter2', 'x-request-id': 'req-42' } });
     assert.equal(res.status, 200);
     await app.request('/v1/templates', { method: 'POST', body: JSON.stringify({ id: 'x', kind: 'nope', password: 'hunter2' }), headers: { 'content-type': 'application/json' } });
@@ -43,9 +53,20 @@ test('each request is logged once as JSON with its id, route pattern, status and
     assert.ok(!Number.isNaN(Date.parse(String(first!.ts))));
     assert.equal(second!.status, 400);
     assert.doesNotMatch(JSON.stringify(lines), /hunter2/, 'no secret from headers, query or body');
-  } finally {
-    await connection.close().catch(() => undefined);
-    await db.close();
-    await fs.rm(dir, { recursive: true, force: true });
-  }
+  });
+});
+
+test('rate limits: a key gets its burst, then 429 with Retry-After, then the rate again; probes are never limited', async () => {
+  await withApp({ RATE_LIMIT_PER_SEC: '1', RATE_LIMIT_BURST: '3' }, async (app) => {
+    const statuses = [];
+    for (let i = 0; i < 5; i++) statuses.push((await app.request('/v1/templates')).status);
+    assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+    const limited = await app.request('/v1/pipelines');
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers.get('retry-after'), '1');
+    assert.equal(((await limited.json()) as { code: string }).code, 'RateLimited');
+    for (let i = 0; i < 10; i++) assert.equal((await app.request('/healthz')).status, 200);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await app.request('/v1/templates')).status, 200, 'a second later, a token again');
+  });
 });
