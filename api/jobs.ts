@@ -347,6 +347,9 @@ export async function getJob(deps: JobsDeps, id: string, tenant: string): Promis
   const d = await describe(deps, handle, tenant);
   if (d.status.name === 'COMPLETED') return jobForTenant((await rpc(deps, () => handle.result())) as JobState, tenant);
   if (d.status.name !== 'RUNNING') return jobForTenant(stateFromDescription(id, d), tenant);
+  // Started but never picked up by a worker (history: started + first task scheduled): a query
+  // would only wait out its deadline, so answer from the description at once.
+  if (d.historyLength <= 2) return jobForTenant(stateFromDescription(id, d), tenant);
   try {
     const state = await rpc(deps, () => handle.query(stateQuery));
     return jobForTenant(withLiveProgress(state, d, deps.client), tenant);
