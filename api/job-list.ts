@@ -2,10 +2,11 @@
  * GET /v1/jobs: job summaries straight from Temporal visibility (search attributes and execution
  * info, no per-job query), filtered by the tenant, and paged with Temporal's own page tokens.
  */
-import { createHash } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Config } from '../model/config';
+import { webhookSecret } from '../activities/webhook';
 import type { JobStatus } from '../model/job-state';
 import { templateId } from '../model/templates';
 import { WORKFLOW_TYPE } from '../workflows/definitions';
@@ -60,30 +61,42 @@ export function visibilityQuery(tenant: string, filter: { status?: JobStatus | u
 }
 
 /*
- * Page tokens: Temporal's token, prefixed with a hash of the query it belongs to, base64url. A
- * token replayed with other filters (or made up) answers 400 instead of an odd page.
+ * Page tokens: Temporal's token behind an HMAC of the query it belongs to and the token itself,
+ * keyed with the service secret (the one completion callbacks are signed with), base64url. The
+ * API hands Temporal only tokens it issued for the same filters: the dev server, given bytes it
+ * cannot read, fails in a way the SDK retries until the deadline (a 503 after seconds); here
+ * such a token is a 400 at once, and a token replayed with other filters is one too.
  */
-const TOKEN_HASH_BYTES = 8;
+const TAG_BYTES = 16;
+const secrets = new WeakMap<object, Promise<string>>();
 
-function queryHash(query: string): Buffer {
-  return createHash('sha256').update(query).digest().subarray(0, TOKEN_HASH_BYTES);
+async function tokenTag(config: Config, query: string, raw: Uint8Array): Promise<Buffer> {
+  let secret = secrets.get(config);
+  if (!secret) secrets.set(config, (secret = webhookSecret(config)));
+  return createHmac('sha256', await secret)
+    .update(`mediaflow page token\n${query}\n`)
+    .update(raw)
+    .digest()
+    .subarray(0, TAG_BYTES);
 }
 
-export function encodePageToken(query: string, raw: Uint8Array | null | undefined): string | null {
+export async function encodePageToken(config: Config, query: string, raw: Uint8Array | null | undefined): Promise<string | null> {
   if (!raw || raw.length === 0) return null;
-  return Buffer.concat([queryHash(query), raw]).toString('base64url');
+  return Buffer.concat([await tokenTag(config, query, raw), raw]).toString('base64url');
 }
 
 function badToken(message: string): Error {
   return problemError('InvalidInput', `pageToken ${message}`, [{ path: 'pageToken', message }]);
 }
 
-export function decodePageToken(query: string, token: string): Uint8Array {
+export async function decodePageToken(config: Config, query: string, token: string): Promise<Uint8Array> {
   const bytes = Buffer.from(token, 'base64url');
-  if (bytes.length <= TOKEN_HASH_BYTES || !bytes.subarray(0, TOKEN_HASH_BYTES).equals(queryHash(query))) {
+  const raw = bytes.subarray(TAG_BYTES);
+  const tag = bytes.subarray(0, TAG_BYTES);
+  if (raw.length === 0 || !timingSafeEqual(tag, await tokenTag(config, query, raw))) {
     throw badToken('is not a nextPageToken of a listing with these filters');
   }
-  return bytes.subarray(TOKEN_HASH_BYTES);
+  return raw;
 }
 
 /** Execution statuses (temporal.api.enums.v1.WorkflowExecutionStatus) that decide the job status on their own. */
@@ -107,8 +120,8 @@ function isoOf(ts: Timestamp | null | undefined): string | null {
  */
 export async function listJobs(deps: JobListDeps, tenant: string, q: JobListQuery): Promise<{ jobs: JobSummary[]; nextPageToken: string | null }> {
   const query = visibilityQuery(tenant, q);
-  const nextPageToken = q.pageToken === undefined ? undefined : decodePageToken(query, q.pageToken);
   const { client, config } = deps;
+  const nextPageToken = q.pageToken === undefined ? undefined : await decodePageToken(config, query, q.pageToken);
   let response;
   try {
     response = await client.connection.withDeadline(Date.now() + config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, () =>
@@ -139,5 +152,5 @@ export async function listJobs(deps: JobListDeps, tenant: string, q: JobListQuer
       finishedAt: isoOf(raw.closeTime as Timestamp | null),
     };
   });
-  return { jobs, nextPageToken: encodePageToken(query, response.nextPageToken) };
+  return { jobs, nextPageToken: await encodePageToken(config, query, response.nextPageToken) };
 }

@@ -199,7 +199,7 @@ function operation(op: OperationDoc, method: string, components: Components): Js
       'schema' in op.body
         ? { 'application/json': { schema: components.use(op.body.schema, 'input', `${upperFirst(operationId)}Body`) } }
         : Object.fromEntries(Object.entries(op.body.content).map(([type, schema]) => [type, { schema }]));
-    requestBody = { required: true, ...(op.body.description ? { description: op.body.description } : {}), content };
+    requestBody = { required: !('optional' in op.body && op.body.optional), ...(op.body.description ? { description: op.body.description } : {}), content };
   }
   const params = parameters(op);
   return {

@@ -30,7 +30,12 @@ const jobIdParams = z.object({ id: z.string().meta({ description: 'a job id (`jo
 const templateIdParams = z.object({ id: z.string().meta({ description: 'a template id (system presets included)', examples: ['mp4-h264-720p'] }) });
 const pipelineIdParams = z.object({ id: z.string().meta({ description: 'a pipeline id', examples: ['default'] }) });
 const objectKeyParams = z.object({
-  key: z.string().meta({ description: 'the object key, relative, `/`-separated (percent-encode each segment)', examples: ['raw/sample.mp4'] }),
+  key: z
+    .string()
+    .min(1)
+    // Relative, no control characters or backslashes; `.`/`..`/empty segments are refused too.
+    .regex(/^[^/\u0000-\u001f\u007f\\][^\u0000-\u001f\u007f\\]*$/)
+    .meta({ description: 'the object key: relative, `/`-separated, at most 1024 bytes, no `.`, `..` or empty segments', examples: ['raw/sample.mp4'] }),
 });
 
 const location = { Location: { description: 'the URL of what was created', schema: { type: 'string' } } };
@@ -86,7 +91,7 @@ export const objectOps = {
     summary: 'Upload an object (streamed, atomic; limit MAX_UPLOAD_BYTES)',
     path: '/v1/objects/{key}',
     params: objectKeyParams,
-    body: { content: { 'application/octet-stream': binary }, description: 'the bytes; any content type is stored as sent' },
+    body: { content: { 'application/octet-stream': binary }, description: 'the bytes, streamed; no body stores an empty object', optional: true },
     responses: {
       201: { description: 'stored', schema: objectPutSchema, headers: { ...location, ETag: objectHeaders.ETag } },
     },

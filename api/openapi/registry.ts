@@ -35,7 +35,7 @@ export interface OperationDoc {
   /** Request headers the operation reads (each optional unless `required`). */
   headers?: Record<string, { description: string; schema: Record<string, unknown>; required?: boolean }>;
   /** A JSON body (validated with this schema) or raw content (media type → JSON Schema). */
-  body?: { schema: z.ZodType; description?: string } | { content: Record<string, Record<string, unknown>>; description?: string };
+  body?: { schema: z.ZodType; description?: string } | { content: Record<string, Record<string, unknown>>; description?: string; optional?: true };
   responses: Partial<Record<number, ResponseDoc>>;
   /** The problem+json answers this operation gives, by code (their status comes from model/errors.ts). */
   problems?: ErrorCode[];
