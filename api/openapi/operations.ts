@@ -253,7 +253,7 @@ export const pipelineOps = {
   list: {
     operationId: 'listPipelines',
     tag: 'pipelines',
-    summary: 'The pipelines (`default` always exists)',
+    summary: 'The pipelines (default always exists)',
     responses: { 200: { description: 'the pipelines', schema: pipelineListSchema } },
   },
   get: {
@@ -287,7 +287,7 @@ export const pipelineOps = {
     operationId: 'deletePipeline',
     admin: true,
     tag: 'pipelines',
-    summary: 'Delete a pipeline (not `default`)',
+    summary: 'Delete a pipeline (not default)',
     params: pipelineIdParams,
     responses: { 204: { description: 'deleted' } },
     problems: ['NotFound', 'Conflict'],

@@ -21,7 +21,7 @@ sameShape<Same<(typeof taskKinds)[number], TaskKind>>();
 const taskStatuses = ['pending', 'running', 'succeeded', 'failed', 'canceled', 'skipped'] as const satisfies readonly TaskStatus[];
 sameShape<Same<(typeof taskStatuses)[number], TaskStatus>>();
 
-const time = z.iso.datetime({ offset: true });
+const time = z.iso.datetime({ offset: true }).meta({ examples: ['2026-11-27T12:00:00.000Z'] });
 const nonNegInt = z.number().int().min(0);
 
 export const problemSchema = z
