@@ -6,6 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import type { JobState } from '../../model/job-state';
 import { startStack, type Stack } from '../helpers/stack';
+import { isSettled, pollJob } from '../helpers/jobs';
 import { Webhook } from 'standardwebhooks';
 import { signedHeaders } from '../../activities/webhook';
 
@@ -32,20 +33,11 @@ function postJob(body: unknown, headers: Record<string, string> = { 'content-typ
   return fetch(`${base}/v1/jobs`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
 }
 
-/** Polls until the job is final and its notifications are no longer pending. */
-async function waitFinal(id: string, timeoutMs = 120_000): Promise<{ job: JobState; seen: Set<string> }> {
+/** Polls until the job is final and its notifications are no longer pending; also says which statuses it saw. */
+async function waitFinal(id: string): Promise<{ job: JobState; seen: Set<string> }> {
   const seen = new Set<string>();
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const res = await fetch(`${base}/v1/jobs/${id}`);
-    assert.equal(res.status, 200);
-    const job = (await res.json()) as JobState;
-    seen.add(job.status);
-    const final = ['succeeded', 'failed', 'canceled'].includes(job.status);
-    if (final && job.notifications.every((n) => n.status !== 'pending')) return { job, seen };
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`job ${id} not final within ${timeoutMs} ms`);
+  const job = await pollJob(base, id, (j) => (seen.add(j.status), isSettled(j)), { timeoutMs: 120_000, intervalMs: 250 });
+  return { job, seen };
 }
 
 /** A raw request, so paths like /../ reach the server exactly as written. */

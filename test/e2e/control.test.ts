@@ -11,6 +11,7 @@ import type { JobState } from '../../model/job-state';
 import { findTemporalCli } from '../../scripts/temporal-cli';
 import { spawnWorker, startStack, type Stack, type WorkerProcess } from '../helpers/stack';
 import { decodesCleanly, makeClip, probeFile } from '../helpers/media';
+import { isSettled, pollJob } from '../helpers/jobs';
 
 let stack: Stack;
 let base: string;
@@ -43,18 +44,10 @@ async function job(id: string): Promise<JobState> {
   return (await res.json()) as JobState;
 }
 
-async function until(id: string, done: (j: JobState) => boolean, timeoutMs = 180_000): Promise<JobState> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const j = await job(id);
-    if (done(j)) return j;
-    if (Date.now() > deadline) throw new Error(`job ${id} stuck: ${JSON.stringify(j)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = (id: string, done: (j: JobState) => boolean, timeoutMs = 180_000): Promise<JobState> => pollJob(base, id, done, { timeoutMs });
 
 const transcoding = (j: JobState) => j.tasks.some((t) => t.kind === 'transcode' && t.status === 'running' && t.progress > 0);
-const final = (j: JobState) => ['succeeded', 'failed', 'canceled'].includes(j.status) && j.notifications.every((n) => n.status !== 'pending');
+const final = isSettled;
 
 function ffmpegsOn(dir: string): string {
   try {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../helpers/stack';
 import { makeClip } from '../helpers/media';
+import { isFinal, pollJob } from '../helpers/jobs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-dev-'));
@@ -55,14 +56,7 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-async function waitJob(id: string): Promise<{ status: string; outputs: { key: string }[] }> {
-  for (let i = 0; i < 240; i++) {
-    const job = (await (await fetch(`${api}/v1/jobs/${id}`)).json()) as { status: string; outputs: { key: string }[] };
-    if (['succeeded', 'failed', 'canceled'].includes(job.status)) return job;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`job ${id} did not finish`);
-}
+const waitJob = (id: string) => pollJob(api, id, isFinal, { timeoutMs: 60_000, intervalMs: 250 });
 
 describe('npm run dev', { timeout: 300_000 }, () => {
   test('runs a job, stops cleanly on Ctrl-C, and keeps the job across a restart', async () => {

@@ -10,6 +10,7 @@ import type { JobState } from '../../model/job-state';
 import { systemPresets } from '../../media/presets';
 import { startStack, type Stack } from '../helpers/stack';
 import { makeClip, probeFile } from '../helpers/media';
+import { isFinal, pollJob } from '../helpers/jobs';
 import { createTestDatabase, skipPostgres } from '../helpers/postgres';
 
 const variants: { name: string; skip: string | false; database: () => Promise<{ url: string; drop(): Promise<void> } | null> }[] = [
@@ -45,14 +46,7 @@ for (const variant of variants) {
       return { status: res.status, json: text ? JSON.parse(text) : null };
     }
 
-    async function waitFinal(id: string): Promise<JobState> {
-      for (let i = 0; i < 600; i++) {
-        const { json } = await call('GET', `/v1/jobs/${id}`);
-        if (['succeeded', 'failed', 'canceled'].includes(json.status)) return json as JobState;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      throw new Error(`job ${id} did not finish`);
-    }
+    const waitFinal = (id: string): Promise<JobState> => pollJob(base, id, isFinal, { timeoutMs: 120_000 });
 
     test('system presets are listed, readable and read-only', async () => {
       const { status, json } = await call('GET', '/v1/templates');

@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startStack, type Stack } from '../helpers/stack';
 import { makeClip } from '../helpers/media';
+import { isFinal, pollJob } from '../helpers/jobs';
 import { createApiKeyStore } from '../../db/api-keys';
 import type { JobState } from '../../model/job-state';
 
@@ -63,11 +64,7 @@ before(async () => {
   const submitted = await call('aSubmitter', 'POST', '/v1/jobs', { input: { key: 'raw/a.mp4' }, outputs: [{ name: 'small', template: 'tpl-a' }], outputPrefix: 'out/' });
   assert.equal(submitted.status, 202, JSON.stringify(submitted.json));
   jobId = submitted.json.id;
-  for (;;) {
-    job = (await call('aSubmitter', 'GET', `/v1/jobs/${jobId}`)).json;
-    if (['succeeded', 'failed', 'canceled'].includes(job.status)) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  job = await pollJob(base, jobId, isFinal, { headers: { authorization: `Bearer ${secrets.aSubmitter}` } });
   assert.equal(job.status, 'succeeded', JSON.stringify(job.tasks));
 });
 after(async () => {

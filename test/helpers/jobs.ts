@@ -1,0 +1,32 @@
+/** Following a job over the API, as a client would: GET it until a condition holds. */
+import assert from 'node:assert/strict';
+import { finalJobStatuses, type JobState } from '../../model/job-state';
+
+/** The job has reached succeeded, failed or canceled. */
+export const isFinal = (j: JobState): boolean => finalJobStatuses.includes(j.status);
+
+/** Final, and no notification is still being delivered. */
+export const isSettled = (j: JobState): boolean => isFinal(j) && j.notifications.every((n) => n.status !== 'pending');
+
+/**
+ * GETs `/v1/jobs/{id}` every `intervalMs` until `done` holds (every answer must be 200); the
+ * error names the job's last state when `timeoutMs` passes first.
+ *
+ * @example const job = await pollJob(api.url, id, isSettled)
+ */
+export async function pollJob(
+  base: string,
+  id: string,
+  done: (job: JobState) => boolean,
+  { headers = {}, timeoutMs = 180_000, intervalMs = 200 }: { headers?: Record<string, string>; timeoutMs?: number; intervalMs?: number } = {},
+): Promise<JobState> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${base}/v1/jobs/${id}`, { headers });
+    assert.equal(res.status, 200, `GET /v1/jobs/${id}`);
+    const job = (await res.json()) as JobState;
+    if (done(job)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${id} not done within ${timeoutMs} ms: ${JSON.stringify(job)}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
