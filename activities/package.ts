@@ -4,7 +4,6 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { MediaflowError } from '../model/errors';
 import type { OutputState, RenditionState } from '../model/job-state';
 import type { PackageTask } from '../media/plan';
@@ -13,24 +12,13 @@ import type { ProbeJson } from '../media/probe-parse';
 import { runFfmpeg } from './ffmpeg-run';
 import { ffprobeJson } from './probe';
 import { withLocalInputs } from './local-input';
-import { ffmpegTimeoutMs, withHeartbeats } from './transcode';
+import { ffmpegTimeoutMs, withHeartbeats, withScratchDir } from './transcode';
 import type { ActivityDeps } from './index';
 
 export interface PackageInput {
   task: PackageTask;
   /** The rungs' files in the store, highest first, with the names of their folders. */
   rungs: { name: string; key: string }[];
-}
-
-/** Runs `work` in a fresh scratch directory that is always removed afterwards. */
-export async function withScratchDir<T>(deps: ActivityDeps, work: (dir: string) => Promise<T>): Promise<T> {
-  const dir = path.join(deps.workDir, 'outputs', randomUUID());
-  await fs.mkdir(dir, { recursive: true });
-  try {
-    return await work(dir);
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
 }
 
 function factsOf(json: ProbeJson, name: string): RungFacts & { durationSec: number } {

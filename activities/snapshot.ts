@@ -1,30 +1,18 @@
 /** The snapshot activity's body: one ffmpeg pass into a scratch directory, frames counted, then uploaded. */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { MediaflowError } from '../model/errors';
 import type { SnapshotState } from '../model/job-state';
 import type { SnapshotTask } from '../media/plan';
 import { seekFor, snapshotArgs, snapshotFiles } from '../media/args/snapshot';
 import { spriteVtt } from '../media/sprite-vtt';
 import { runFfmpeg } from './ffmpeg-run';
-import { ffmpegTimeoutMs, withHeartbeats } from './transcode';
+import { ffmpegTimeoutMs, withHeartbeats, withScratchDir } from './transcode';
 import { withLocalInput } from './local-input';
 import type { ActivityDeps } from './index';
 
 /** Share of the progress bar for decoding; the rest is the upload. */
 const DECODE_SHARE = 0.9;
-
-/** Runs `work` with an empty scratch directory and heartbeats; the directory is always removed. */
-async function withScratchDir<T>(deps: ActivityDeps, work: (dir: string, report: (p: number) => void, signal: AbortSignal) => Promise<T>): Promise<T> {
-  const dir = path.join(deps.workDir, 'outputs', randomUUID());
-  await fs.mkdir(dir, { recursive: true });
-  try {
-    return await withHeartbeats((report, signal) => work(dir, report, signal));
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-}
 
 async function sizeOf(file: string): Promise<number> {
   return fs.stat(file).then((s) => s.size, () => 0);
@@ -52,7 +40,7 @@ export function createSnapshotRenderer(deps: ActivityDeps) {
     const wanted = task.times.length;
     if (wanted === 0) throw new MediaflowError('OutputNotPossible', `snapshot "${task.name}" has no frames planned`);
     return withLocalInput(deps, source, (input) =>
-      withScratchDir(deps, async (dir, report, signal) => {
+      withHeartbeats((report, signal) => withScratchDir(deps, async (dir) => {
         const files = snapshotFiles(task, dir);
         const lastTime = task.times.at(-1)!;
         await runFfmpeg({
@@ -96,7 +84,7 @@ export function createSnapshotRenderer(deps: ActivityDeps) {
         }
         report(1);
         return { name: task.name, keys: task.keys, ...(task.adjustments.length ? { adjustments: task.adjustments } : {}) };
-      }),
+      })),
     );
   };
 }

@@ -40,20 +40,20 @@ export async function withHeartbeats<T>(work: (report: (p: number) => void, sign
   }
 }
 
-/** Runs `work` with a scratch file path and heartbeats; the scratch file is always removed. */
-async function withScratch<T>(
-  deps: ActivityDeps,
-  ext: string,
-  work: (scratch: string, report: (p: number) => void, signal: AbortSignal) => Promise<T>,
-): Promise<T> {
-  const dir = path.join(deps.workDir, 'outputs');
+/** Runs `work` in a fresh scratch directory of this worker; the directory is always removed. */
+export async function withScratchDir<T>(deps: ActivityDeps, work: (dir: string) => Promise<T>): Promise<T> {
+  const dir = path.join(deps.workDir, 'outputs', randomUUID());
   await fs.mkdir(dir, { recursive: true });
-  const scratch = path.join(dir, `${randomUUID()}.${ext}`);
   try {
-    return await withHeartbeats((report, signal) => work(scratch, report, signal));
+    return await work(dir);
   } finally {
-    await fs.rm(scratch, { force: true });
+    await fs.rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Runs `work` with a scratch file path and heartbeats; the scratch file is always removed. */
+function withScratch<T>(deps: ActivityDeps, ext: string, work: (scratch: string, report: (p: number) => void, signal: AbortSignal) => Promise<T>): Promise<T> {
+  return withScratchDir(deps, (dir) => withHeartbeats((report, signal) => work(path.join(dir, `output.${ext}`), report, signal)));
 }
 
 export function createRenderers(deps: ActivityDeps) {

@@ -11,8 +11,7 @@ import { imageAssetArgs, textAssetArgs } from '../media/args/watermark';
 import { IMAGE_DEMUXERS, inputArgs } from '../media/args/input';
 import { runFfmpeg } from './ffmpeg-run';
 import { withLocalInput } from './local-input';
-import { withScratchDir } from './package';
-import { withHeartbeats } from './transcode';
+import { withHeartbeats, withScratchDir } from './transcode';
 import type { ActivityDeps } from './index';
 import { execa } from 'execa';
 
