@@ -61,7 +61,7 @@ export function idempotentJobId(tenant: string, key: string): string {
  * Runs a Temporal call under the API's deadline: without one the SDK keeps retrying an unreachable
  * server for many seconds, and the client should hear 503 sooner.
  */
-function rpc<T>(deps: JobsDeps, call: () => Promise<T>): Promise<T> {
+function rpc<T>(deps: Pick<JobsDeps, 'client' | 'config'>, call: () => Promise<T>): Promise<T> {
   return deps.client.connection.withDeadline(Date.now() + deps.config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, call);
 }
 
@@ -70,11 +70,7 @@ const jobStatuses: JobStatus[] = ['queued', 'probing', 'processing', 'succeeded'
 /** Jobs of every tenant by status, counted by Temporal visibility (for the `mediaflow_jobs` gauge). */
 export async function countJobsByStatus(deps: Pick<JobsDeps, 'client' | 'config'>): Promise<Record<string, number>> {
   const counts = await Promise.all(
-    jobStatuses.map((status) =>
-      deps.client.connection.withDeadline(Date.now() + deps.config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, () =>
-        deps.client.workflow.count(`WorkflowType = '${WORKFLOW_TYPE}' AND ${searchAttributes.status.name} = '${status}'`),
-      ),
-    ),
+    jobStatuses.map((status) => rpc(deps, () => deps.client.workflow.count(`WorkflowType = '${WORKFLOW_TYPE}' AND ${searchAttributes.status.name} = '${status}'`))),
   );
   return Object.fromEntries(jobStatuses.map((s, i) => [s, counts[i]!.count]));
 }
