@@ -19,10 +19,23 @@ const SECRET_FILE = 'webhook-secret';
  */
 export async function webhookSecret(config: Pick<Config, 'WEBHOOK_SECRET' | 'dataDir'>): Promise<string> {
   if (config.WEBHOOK_SECRET) return config.WEBHOOK_SECRET;
-  const file = path.join(config.dataDir, SECRET_FILE);
+  // Read (or made) once per data directory and process, not on every callback or page token.
+  let secret = generated.get(config.dataDir);
+  if (!secret) {
+    secret = secretFromFile(config.dataDir);
+    generated.set(config.dataDir, secret);
+    secret.catch(() => generated.delete(config.dataDir));
+  }
+  return secret;
+}
+
+const generated = new Map<string, Promise<string>>();
+
+async function secretFromFile(dataDir: string): Promise<string> {
+  const file = path.join(dataDir, SECRET_FILE);
   const existing = await fs.readFile(file, 'utf8').catch(() => null);
   if (existing?.trim()) return existing.trim();
-  await fs.mkdir(config.dataDir, { recursive: true });
+  await fs.mkdir(dataDir, { recursive: true });
   const fresh = `whsec_${randomBytes(32).toString('base64')}`;
   // `wx`: of two processes starting at once, the first one's secret wins and both use it.
   await fs.writeFile(file, `${fresh}\n`, { flag: 'wx', mode: 0o600 }).catch(() => undefined);

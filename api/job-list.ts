@@ -68,12 +68,9 @@ export function visibilityQuery(tenant: string, filter: { status?: JobStatus | u
  * such a token is a 400 at once, and a token replayed with other filters is one too.
  */
 const TAG_BYTES = 16;
-const secrets = new WeakMap<object, Promise<string>>();
 
 async function tokenTag(config: Config, query: string, raw: Uint8Array): Promise<Buffer> {
-  let secret = secrets.get(config);
-  if (!secret) secrets.set(config, (secret = webhookSecret(config)));
-  return createHmac('sha256', await secret)
+  return createHmac('sha256', await webhookSecret(config))
     .update(`mediaflow page token\n${query}\n`)
     .update(raw)
     .digest()
