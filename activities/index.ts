@@ -87,7 +87,7 @@ async function coded<T>(fn: () => Promise<T>): Promise<T> {
         type: err.code,
         message: err.message,
         nonRetryable: !errorCodes[err.code].retryable,
-        details: [{ attempt }],
+        details: [{ ...err.details, attempt }],
       });
     }
     throw ApplicationFailure.create({

@@ -32,6 +32,8 @@ export const errorCodes = {
   EncodeFailed: { status: 500, title: 'The encoder failed', retryable: true },
   EncodeStalled: { status: 500, title: 'The encoder stopped making progress', retryable: true },
   EncodeTimeout: { status: 500, title: 'The encoder ran past its time limit', retryable: true },
+  /** This worker's ffmpeg lacks an encoder the task needs: another attempt on it fails the same way. */
+  EncoderMissing: { status: 500, title: 'This worker has no encoder for the requested codec', retryable: false },
   OutputTooLarge: { status: 422, title: 'The output exceeds the size limit', retryable: false },
   WatermarkInvalid: { status: 422, title: 'The watermark cannot be used', retryable: false },
   /** A task whose input is another task's output, which did not succeed; a job retry re-runs both. */
@@ -72,10 +74,13 @@ export interface FieldError {
 export class MediaflowError extends Error {
   readonly code: ErrorCode;
   readonly errors: FieldError[];
-  constructor(code: ErrorCode, message: string, errors: FieldError[] = []) {
+  /** Facts for whoever debugs the failure (e.g. the ffmpeg argv): the activity failure's details carry them. */
+  readonly details: Record<string, unknown>;
+  constructor(code: ErrorCode, message: string, errors: FieldError[] = [], details: Record<string, unknown> = {}) {
     super(message);
     this.name = 'MediaflowError';
     this.code = code;
     this.errors = errors;
+    this.details = details;
   }
 }
