@@ -49,6 +49,9 @@ export const configSchema = z.object({
   MAX_INPUT_BYTES: positiveInt.default(8 * 1024 ** 3),
   /** Wall-clock limit for downloading one URL input. */
   INPUT_FETCH_TIMEOUT_SEC: positiveInt.default(3600),
+  /** A URL input slower than this (bytes a second, over FETCH_MIN_RATE_WINDOW_SEC) fails for good; 0: no minimum. */
+  FETCH_MIN_BYTES_PER_SEC: z.coerce.number().int().min(0).default(8192),
+  FETCH_MIN_RATE_WINDOW_SEC: positiveInt.default(60),
   /** Disk a worker may keep downloaded inputs on between the activities of a job. */
   INPUT_CACHE_BYTES: z.coerce.number().int().min(0).default(10 * 1024 ** 3),
   STORAGE_DRIVER: z.enum(['local', 'oss']).default('local'),
@@ -77,6 +80,12 @@ export const configSchema = z.object({
   /** OSS parts are 100 KiB to 5 GiB (the last one may be smaller). */
   OSS_PART_SIZE_BYTES: z.coerce.number().int().min(100 * 1024).max(5 * 1024 ** 3).default(8 * 1024 ** 2),
   OSS_TIMEOUT_SEC: positiveInt.default(60),
+  /** Fail an upload or whole download the backend gives no x-oss-hash-crc64ecma for (else: warn once, count, go on). */
+  OSS_REQUIRE_CRC: z.stringbool().default(false),
+  /** Multipart uploads under OSS_PREFIX older than this are aborted by the periodic sweep. */
+  OSS_MULTIPART_STALE_SEC: positiveInt.default(24 * 3600),
+  /** How often a process using OSS sweeps stale multipart uploads; 0: never. */
+  OSS_MULTIPART_SWEEP_SEC: z.coerce.number().int().min(0).default(3600),
   NOTIFY_TIMEOUT_SEC: positiveInt.default(10),
   /** Standard Webhooks signing secret (`whsec_` + base64 of 24–64 random bytes); unset: one generated in DATA_DIR. */
   WEBHOOK_SECRET: z

@@ -43,7 +43,11 @@ export const errorCodes = {
   // Inputs fetched from URLs and the object store
   InputFetchFailed: { status: 502, title: 'The input could not be downloaded', retryable: true },
   InputFetchRefused: { status: 422, title: 'The input URL refused the download', retryable: false },
+  /** Below FETCH_MIN_BYTES_PER_SEC over a whole FETCH_MIN_RATE_WINDOW_SEC: a retry would hold a slot as long again. */
+  SourceTooSlow: { status: 422, title: 'The input URL sends too slowly', retryable: false },
   IntegrityCheckFailed: { status: 502, title: 'Data did not match its checksum', retryable: true },
+  /** OSS_REQUIRE_CRC=true and the backend sent no x-oss-hash-crc64ecma: asking again gets the same answer. */
+  IntegrityUnverifiable: { status: 502, title: 'The object store gave no checksum to verify', retryable: false },
   StorageUnavailable: { status: 503, title: 'The object store is unavailable', retryable: true },
   StorageAccessDenied: { status: 503, title: 'The object store refused our credentials', retryable: false },
   Canceled: { status: 409, title: 'Canceled', retryable: false },
