@@ -38,6 +38,17 @@ export const configSchema = z.object({
   /** Per API key (per client address while the API runs open): sustained requests a second, and the burst allowed. */
   RATE_LIMIT_PER_SEC: positiveInt.default(50),
   RATE_LIMIT_BURST: positiveInt.default(200),
+  /** Requests without a valid key (none, malformed, unknown), per client address: the sustained rate and burst before 429. */
+  UNAUTH_RATE_LIMIT_PER_SEC: z.coerce.number().positive().default(1),
+  UNAUTH_RATE_LIMIT_BURST: positiveInt.default(20),
+  /** GET /metrics per client address (it needs no key): the sustained rate and burst before 429. */
+  METRICS_RATE_LIMIT_PER_SEC: z.coerce.number().positive().default(1),
+  METRICS_RATE_LIMIT_BURST: positiveInt.default(10),
+  /** A request body (upload or JSON) that sends no byte for this long is answered 408 and dropped. */
+  BODY_IDLE_TIMEOUT_SEC: positiveInt.default(30),
+  /** Uploads (PUT /v1/objects) at once per API key (per client address while open), and in the whole process; over either: 429. */
+  MAX_UPLOADS_PER_KEY: positiveInt.default(8),
+  MAX_UPLOADS: positiveInt.default(64),
   /** The longest one request may take to arrive in full (uploads included); headers must come within 20 s. */
   REQUEST_TIMEOUT_SEC: positiveInt.default(3600),
   MAX_UPLOAD_BYTES: positiveInt.default(2 * 1024 ** 3),

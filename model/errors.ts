@@ -18,6 +18,10 @@ export const errorCodes = {
   Conflict: { status: 409, title: 'Conflict with the current state', retryable: false },
   PayloadTooLarge: { status: 413, title: 'Body too large', retryable: false },
   UnsupportedMediaType: { status: 415, title: 'Unsupported content type', retryable: false },
+  /** The request body stopped arriving (BODY_IDLE_TIMEOUT_SEC without a byte). */
+  BodyTimeout: { status: 408, title: 'The request body stopped arriving', retryable: true },
+  /** The client closed the connection before its body arrived (nginx's 499): logged and counted, never an answer anyone reads. */
+  ClientAborted: { status: 499, title: 'The client closed the request', retryable: false },
   RateLimited: { status: 429, title: 'Too many requests', retryable: true },
   TemporalUnavailable: { status: 503, title: 'Temporal is unreachable', retryable: true },
   Internal: { status: 500, title: 'Internal error', retryable: true },
