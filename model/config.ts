@@ -1,7 +1,7 @@
 /** Service configuration: one zod schema over the environment, parsed once at start. */
 import path from 'node:path';
 import { z } from 'zod';
-import { bucketProblem, keyProblem } from '../storage/keys';
+import { bucketProblem, keyProblem } from './keys';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();

@@ -1,6 +1,6 @@
 /** The job JSON as its tenant sees it: object keys relative to the tenant's part of the store. */
 import type { JobState } from './job-state';
-import { tenantPrefix } from '../storage/keys';
+import { tenantPrefix } from './keys';
 
 /**
  * Strips the tenant's prefix from every object key in the job (input, outputs, renditions,

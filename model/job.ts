@@ -1,6 +1,6 @@
 /** The job submission schema (API input) and the resolved spec a workflow runs from. */
 import { z } from 'zod';
-import { bucketProblem, keyProblem } from '../storage/keys';
+import { bucketProblem, keyProblem } from './keys';
 import {
   snapshotOverrideFields,
   templateId,

@@ -1,4 +1,8 @@
-/** Object keys: the one place that decides which keys are acceptable and how outputs are named. */
+/**
+ * Object keys: the one place that decides which keys are acceptable, which part of the store a
+ * tenant may name, and how outputs are named. Pure rules (no I/O): model/ and the workflow bundle
+ * use them, and storage/ imports them from here (never the other way round).
+ */
 
 const MAX_KEY_BYTES = 1024;
 
@@ -64,16 +68,32 @@ export function tenantPrefix(tenant: string): string {
 
 const DEFAULT_TENANT_ID = 'default';
 
+/** Why the folder `tenants/` is off limits to every key a tenant names, the default tenant included. */
+const RESERVED = 'must not start with "tenants/" (reserved for tenant prefixes)';
+
 /**
- * Maps a tenant's key to the store key, or says why the tenant may not use it.
+ * The answer of {@link tenantKey}: the store key, or why the tenant may not use the key. `outside`
+ * marks a clean key that reaches into the reserved `tenants/` folder: a read of it must answer
+ * exactly like a missing object (never saying whether something is stored there), a write is refused.
+ */
+export type ScopedKey = { key: string } | { problem: string; outside?: true };
+
+/**
+ * THE tenant-scoping function: maps a key (or, with `prefix`, a key prefix that is empty or ends
+ * in "/") a tenant names to the store key, or says why the tenant may not use it. Every key a
+ * job or a request names goes through here at submission; the stores check keys again on use.
  *
  * @example tenantKey('acme', 'raw/a.mp4') // { key: 'tenants/acme/raw/a.mp4' }
+ * @example tenantKey('default', 'tenants/acme/x.png') // { problem: '… reserved …', outside: true }
+ * @example tenantKey('acme', 'out/', { prefix: true }) // { key: 'tenants/acme/out/' }
  */
-export function tenantKey(tenant: string, key: string): { key: string } | { problem: string } {
-  const problem = keyProblem(key);
+export function tenantKey(tenant: string, key: string, { prefix = false } = {}): ScopedKey {
+  if (prefix && key === '') return { key: tenantPrefix(tenant) };
+  if (prefix && !key.endsWith('/')) return { problem: 'must be empty or end with "/"' };
+  const problem = keyProblem(key, { allowTrailingSlash: prefix });
   if (problem) return { problem };
   // The reserved folder belongs to the other tenants, even when the default tenant names it.
-  if (key === 'tenants' || key.startsWith('tenants/')) return { problem: 'must not start with "tenants/" (reserved for tenant prefixes)' };
+  if (key === 'tenants' || key.startsWith('tenants/')) return { problem: RESERVED, outside: true };
   return { key: `${tenantPrefix(tenant)}${key}` };
 }
 

@@ -6,7 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomUUID } from 'node:crypto';
 import { MediaflowError } from '../model/errors';
-import { keyProblem, prefixProblem } from './keys';
+import { keyProblem, prefixProblem } from '../model/keys';
 import { contentTypeFor, type ByteRange, type ListOptions, type ObjectInfo, type ObjectPage, type PutOptions, type Storage } from './storage';
 
 const MAX_PAGE = 1000;
