@@ -16,6 +16,8 @@ export const errorCodes = {
   Forbidden: { status: 403, title: 'Not allowed', retryable: false },
   NotFound: { status: 404, title: 'Not found', retryable: false },
   Conflict: { status: 409, title: 'Conflict with the current state', retryable: false },
+  /** A key where an object and a folder collide (`a/b` is an object and `a/b/c` is written, or the reverse). */
+  KeyConflict: { status: 409, title: 'The key collides with an object or a folder of objects', retryable: false },
   PayloadTooLarge: { status: 413, title: 'Body too large', retryable: false },
   UnsupportedMediaType: { status: 415, title: 'Unsupported content type', retryable: false },
   /** The request body stopped arriving (BODY_IDLE_TIMEOUT_SEC without a byte). */
