@@ -1,6 +1,7 @@
 /** Runs ffmpeg: argv array (no shell), progress from `-progress`, stall and wall-clock limits, abort on cancel. */
 import { execa, ExecaError } from 'execa';
 import { MediaflowError } from '../model/errors';
+import { requireEncoders } from './capabilities';
 import { metrics } from '../observability/metrics';
 
 export interface FfmpegRun {
@@ -27,6 +28,8 @@ function tail(text: string | undefined, lines = 15): string {
  * @example await runFfmpeg({ binary, args, durationSec: 20, onProgress: (p) => heartbeat({ progress: p }), signal, timeoutMs, stallMs })
  */
 export async function runFfmpeg(run: FfmpegRun): Promise<void> {
+  // A build without the encoder fails the same way on every attempt: say so once, non-retryably.
+  await requireEncoders(run.binary, run.args);
   const child = execa(run.binary, run.args, {
     cancelSignal: run.signal,
     timeout: run.timeoutMs,
@@ -87,14 +90,19 @@ export async function runFfmpeg(run: FfmpegRun): Promise<void> {
     timer({ outcome: run.signal?.aborted ? 'canceled' : 'failed' });
     if (run.signal?.aborted) throw run.signal.reason ?? err;
     const e = err as ExecaError;
+    // What the Temporal UI shows under the failure's details: the command that failed and how.
+    // The argv names only files in this worker's cache and scratch directories (inputs are
+    // local files by then), never a URL, credential or the user's text.
+    const stderr = tail(String(e.stderr ?? ''));
+    const details = { argv: [run.binary, ...run.args], ...(run.cwd ? { cwd: run.cwd } : {}), stderr };
     if (stalled) {
-      throw new MediaflowError('EncodeStalled', `ffmpeg made no progress for ${Math.round(run.stallMs / 1000)} s and was stopped`);
+      throw new MediaflowError('EncodeStalled', `ffmpeg made no progress for ${Math.round(run.stallMs / 1000)} s and was stopped`, [], details);
     }
     if (e.timedOut) {
-      throw new MediaflowError('EncodeTimeout', `ffmpeg ran longer than ${Math.round(run.timeoutMs / 1000)} s and was stopped`);
+      throw new MediaflowError('EncodeTimeout', `ffmpeg ran longer than ${Math.round(run.timeoutMs / 1000)} s and was stopped`, [], details);
     }
     const reason = e.signal ? `was killed by ${e.signal}` : `exited with code ${e.exitCode}`;
-    throw new MediaflowError('EncodeFailed', `ffmpeg ${reason}: ${tail(String(e.stderr ?? '')) || 'no message'}`);
+    throw new MediaflowError('EncodeFailed', `ffmpeg ${reason}: ${stderr || 'no message'}`, [], details);
   } finally {
     clearInterval(watchdog);
   }

@@ -4,6 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { resolveFfmpeg } from '../activities/ffmpeg-path';
+import { logEncoders } from '../activities/capabilities';
 import { loadConfig, taskQueueFor, type Config } from '../model/config';
 import { createStorage } from '../storage/create-storage';
 import type { Storage } from '../storage/storage';
@@ -48,6 +49,8 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   installRuntime(config);
   const binaries = await resolveFfmpeg(config);
+  // `ffmpeg -encoders`, once: logged here, and every run is checked against it (EncoderMissing).
+  await logEncoders(binaries.ffmpeg, Runtime.instance().logger);
   const storage = options.storage ?? (await createStorage(config));
   const connection = options.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
   const workflowBundle = options.bundle ?? (await bundleWorkflows());
