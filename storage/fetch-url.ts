@@ -24,29 +24,68 @@ for (const [prefix, bits] of [
 ] as const) blockedV4.addSubnet(prefix, bits, 'ipv4');
 const blockedV6 = new net.BlockList();
 for (const [prefix, bits] of [
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['100::', 64], ['2001:db8::', 32],
+  // 64:ff9b:1::/48 is NAT64 for local use (RFC 8215): whatever it embeds, it is not a public target.
+  ['::', 128], ['::1', 128], ['64:ff9b:1::', 48], ['100::', 64], ['2001:db8::', 32],
   ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
 ] as const) blockedV6.addSubnet(prefix, bits, 'ipv6');
 
-/** The IPv4 address an IPv4-mapped IPv6 address stands for (`::ffff:127.0.0.1`, `::ffff:7f00:1`), else null. */
-function mappedV4(address: string): string | null {
-  const dotted = /^(?:0{0,4}:){0,4}:?:ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (dotted?.[1]) return dotted[1];
-  const hex = /^(?:0{0,4}:){0,4}:?:ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-  if (!hex?.[1] || !hex[2]) return null;
-  const hi = parseInt(hex[1], 16);
-  const lo = parseInt(hex[2], 16);
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+/** The 16 bytes of an IPv6 address (the WHATWG URL parser validates it and writes dotted tails as hex), or null. */
+function v6Bytes(address: string): Buffer | null {
+  let host: string;
+  try {
+    // A zone (`fe80::1%eth0`) does not change which address it is.
+    host = new URL(`http://[${address.replace(/%.*$/, '')}]/`).hostname.slice(1, -1);
+  } catch {
+    return null;
+  }
+  const [head = '', tail] = host.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  if (groups.length !== 8) return null;
+  const bytes = Buffer.alloc(16);
+  groups.forEach((g, i) => bytes.writeUInt16BE(parseInt(g, 16), i * 2));
+  return bytes;
 }
 
-/** True when an address is loopback, private, link-local, multicast, reserved or unspecified. */
+function dotted(bytes: Buffer, offset: number, xor = 0): string {
+  return [0, 1, 2, 3].map((i) => bytes[offset + i]! ^ xor).join('.');
+}
+
+/**
+ * The IPv4 addresses an IPv6 address stands for or carries, by the forms that embed one:
+ * IPv4-mapped `::ffff:0:0/96`, IPv4-translated `::ffff:0:0:0/96`, IPv4-compatible `::/96`,
+ * NAT64 `64:ff9b::/96` (RFC 6052), 6to4 `2002::/16` (RFC 3056) and Teredo `2001::/32`
+ * (RFC 4380: the server's address, and the client's, stored inverted). Empty for other addresses.
+ *
+ * @example embeddedV4('2002:7f00:1::1') // ['127.0.0.1']
+ */
+export function embeddedV4(address: string): string[] {
+  const b = v6Bytes(address);
+  if (!b) return [];
+  const zeros = (from: number, to: number) => b.subarray(from, to).every((x) => x === 0);
+  if (zeros(0, 10) && b.readUInt16BE(10) === 0xffff) return [dotted(b, 12)];
+  if (zeros(0, 8) && b.readUInt16BE(8) === 0xffff && b.readUInt16BE(10) === 0) return [dotted(b, 12)];
+  // ::/96 takes in :: and ::1 too, which map to 0.0.0.0 and 0.0.0.1: unspecified space, refused either way.
+  if (zeros(0, 12)) return [dotted(b, 12)];
+  if (b.readUInt32BE(0) === 0x0064ff9b && zeros(4, 12)) return [dotted(b, 12)];
+  if (b.readUInt16BE(0) === 0x2002) return [dotted(b, 2)];
+  if (b.readUInt32BE(0) === 0x20010000) return [dotted(b, 4), dotted(b, 12, 0xff)];
+  return [];
+}
+
+/**
+ * True when an address is loopback, private, link-local, multicast, reserved or unspecified.
+ * IPv6 forms that carry an IPv4 address are judged by it (any carried address non-public: non-public).
+ * The API's submission checks use these same rules.
+ */
 export function isPrivateAddress(address: string): boolean {
   const family = net.isIP(address);
   if (family === 4) return blockedV4.check(address, 'ipv4');
   if (family === 6) {
-    // IPv4-mapped IPv6 is judged as the IPv4 address it maps.
-    const v4 = mappedV4(address);
-    return v4 ? blockedV4.check(v4, 'ipv4') : blockedV6.check(address, 'ipv6');
+    const v4 = embeddedV4(address);
+    if (v4.length) return v4.some((a) => blockedV4.check(a, 'ipv4'));
+    return blockedV6.check(address.replace(/%.*$/, ''), 'ipv6');
   }
   return true;
 }
@@ -202,6 +241,9 @@ export async function postJson(raw: string, body: unknown, headers: Record<strin
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 const IDLE_TIMEOUT_MS = 30_000;
+/** FETCH_MIN_BYTES_PER_SEC and FETCH_MIN_RATE_WINDOW_SEC defaults (model/config.ts), for callers that pass none. */
+export const DEFAULT_MIN_BYTES_PER_SEC = 8192;
+export const DEFAULT_MIN_RATE_WINDOW_MS = 60_000;
 
 export interface DownloadOptions extends UrlPolicy {
   maxBytes: number;
@@ -212,6 +254,14 @@ export interface DownloadOptions extends UrlPolicy {
   /** Validators of a copy we already have: a 304 answer means it is still current. */
   ifNoneMatch?: string;
   ifModifiedSince?: string;
+  /**
+   * Minimum transfer rate (FETCH_MIN_BYTES_PER_SEC; 0: none): once `minRateWindowMs` have passed,
+   * a download that received fewer than rate × window bytes over the last window fails with
+   * SourceTooSlow (non-retryable). Counted from the first request, so slow headers count too.
+   */
+  minBytesPerSec?: number;
+  /** FETCH_MIN_RATE_WINDOW_SEC, in milliseconds. */
+  minRateWindowMs?: number;
 }
 
 export type DownloadResult =
@@ -231,6 +281,39 @@ function limitBytes(maxBytes: number, onCount: (n: number) => void): Transform {
   });
 }
 
+/**
+ * Watches a download's byte count and aborts it with SourceTooSlow once a whole window went by
+ * below the minimum rate. A timer, not the data events: a source that sends nothing is caught too.
+ */
+function rateGuard(minBytesPerSec: number, windowMs: number, where: () => string, received: () => number): { signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  if (minBytesPerSec <= 0) return { signal: controller.signal, stop() {} };
+  const tickMs = Math.max(50, Math.min(1000, windowMs / 10));
+  const samples = [{ at: performance.now(), bytes: 0 }];
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const bytes = received();
+    samples.push({ at: now, bytes });
+    // Keep the newest sample at least a window old, and nothing older.
+    while (samples.length > 1 && samples[1]!.at <= now - windowMs) samples.shift();
+    const oldest = samples[0]!;
+    if (now - oldest.at < windowMs) return;
+    const seconds = (now - oldest.at) / 1000;
+    const rate = (bytes - oldest.bytes) / seconds;
+    if (rate >= minBytesPerSec) return;
+    clearInterval(timer);
+    controller.abort(
+      new MediaflowError(
+        'SourceTooSlow',
+        `${where()} sent ${bytes - oldest.bytes} bytes in the last ${Math.round(seconds)} s (${rate < 10 ? rate.toFixed(1) : Math.round(rate)} bytes/s), ` +
+          `below the minimum of ${minBytesPerSec} bytes/s (FETCH_MIN_BYTES_PER_SEC over FETCH_MIN_RATE_WINDOW_SEC)`,
+      ),
+    );
+  }, tickMs);
+  timer.unref();
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
+}
+
 /** Error codes for an answer we cannot use: the server's fault (retry) or the URL's (do not). */
 function statusError(status: number, url: URL): MediaflowError {
   const where = `${url.origin}${url.pathname}`;
@@ -241,13 +324,21 @@ function statusError(status: number, url: URL): MediaflowError {
 /**
  * GETs a URL into `file` under the URL rules: each hop's address checked and pinned, at most
  * five redirects, a byte limit (checked against Content-Length first, then counted) and a time
- * limit. On any failure the file is removed.
+ * limit, and a minimum transfer rate (SourceTooSlow, final). On any failure the file is removed.
  *
  * @example await downloadUrl('https://cdn.example.com/in.mp4', '/tmp/in', { allowPrivate: false, maxBytes: 1e9, timeoutMs: 3_600_000 })
  */
 export async function downloadUrl(raw: string, file: string, options: DownloadOptions): Promise<DownloadResult> {
   const deadline = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  let received = 0;
+  let where = 'the source';
+  const slow = rateGuard(
+    options.minBytesPerSec ?? DEFAULT_MIN_BYTES_PER_SEC,
+    options.minRateWindowMs ?? DEFAULT_MIN_RATE_WINDOW_MS,
+    () => where,
+    () => received,
+  );
+  const signal = AbortSignal.any([...(options.signal ? [options.signal] : []), deadline, slow.signal]);
   const conditional: Record<string, string> = {
     ...(options.ifNoneMatch ? { 'if-none-match': options.ifNoneMatch } : {}),
     ...(options.ifModifiedSince ? { 'if-modified-since': options.ifModifiedSince } : {}),
@@ -256,6 +347,7 @@ export async function downloadUrl(raw: string, file: string, options: DownloadOp
   try {
     for (let hop = 0; ; hop++) {
       const url = checkUrl(current, options);
+      where = url.host;
       const pinned = await checkedAddress(url, options);
       signal.throwIfAborted();
       const res = await requestPinned(url, pinned, {
@@ -286,8 +378,7 @@ export async function downloadUrl(raw: string, file: string, options: DownloadOp
         res.destroy();
         throw new MediaflowError('InputTooLarge', `the input is ${declared} bytes, more than the ${options.maxBytes}-byte limit (MAX_INPUT_BYTES)`);
       }
-      let received = 0;
-      await pipeline(res, limitBytes(options.maxBytes, (n) => (received = n)), createWriteStream(file));
+      await pipeline(res, limitBytes(options.maxBytes, (n) => (received = n)), createWriteStream(file), { signal });
       if (Number.isFinite(declared) && received !== declared) {
         throw new MediaflowError('InputFetchFailed', `${url.host} sent ${received} of ${declared} bytes`);
       }
@@ -302,10 +393,14 @@ export async function downloadUrl(raw: string, file: string, options: DownloadOp
   } catch (err) {
     await fs.rm(file, { force: true });
     if (options.signal?.aborted) throw options.signal.reason ?? err;
+    // The partial file is gone (above); a retry would hold a worker slot as long again.
+    if (slow.signal.aborted) throw slow.signal.reason as MediaflowError;
     if (deadline.aborted) throw new MediaflowError('InputFetchFailed', `the download did not finish within ${options.timeoutMs / 1000} s (INPUT_FETCH_TIMEOUT_SEC)`);
     if (err instanceof MediaflowError) throw err;
     const e = err as NodeJS.ErrnoException;
     throw new MediaflowError('InputFetchFailed', `downloading the input failed: ${e.code ?? e.message}`);
+  } finally {
+    slow.stop();
   }
 }
 
