@@ -1,12 +1,10 @@
 /** The activities of mediaJob, built from their dependencies so tests pass real ones without mocking. */
 import { Context, ApplicationFailure, CancelledFailure } from '@temporalio/activity';
 import { errorCodes, MediaflowError } from '../model/errors';
-import type { Config } from '../model/config';
 import type { JobInput } from '../model/job';
 import type { JobState, MediaInfo, NotificationState, OutputState, SnapshotState } from '../model/job-state';
 import type { SnapshotTask, TranscodeTask } from '../media/plan';
-import type { Storage } from '../storage/storage';
-import type { FfmpegBinaries } from './ffmpeg-path';
+import type { ActivityDeps } from './deps';
 import { createProbe } from './probe';
 import { createRenderers, withHeartbeats } from './transcode';
 import { createSnapshotRenderer } from './snapshot';
@@ -18,18 +16,9 @@ import { postJson } from '../storage/fetch-url';
 import { signedHeaders, webhookSecret } from './webhook';
 import { metrics } from '../observability/metrics';
 import { jobForTenant } from '../model/job-view';
-import type { Database } from '../db/database';
 import { createPipelineStore } from '../db/pipelines';
 
-export interface ActivityDeps {
-  config: Config;
-  storage: Storage;
-  binaries: FfmpegBinaries;
-  /** Opened on first use: only jobs held by a paused pipeline need the database. */
-  db: () => Promise<Database>;
-  /** Scratch space for this worker; nothing in it is needed by any other worker. */
-  workDir: string;
-}
+export type { ActivityDeps } from './deps';
 
 /**
  * The job's input as activities take it. `inputKey` is the shape workflows started before URL and

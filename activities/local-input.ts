@@ -14,7 +14,7 @@ import type { JobInput } from '../model/job';
 import { downloadUrl } from '../storage/fetch-url';
 import { createInputCache, type InputCache, type InputLease } from '../storage/input-cache';
 import type { ObjectInfo, Storage } from '../storage/storage';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 /**
  * What withLocalInput reads: a job's input (JobInput: cached, size-limited) or, as a plain key, an

@@ -13,7 +13,7 @@ import { runFfmpeg } from './ffmpeg-run';
 import { ffprobeJson } from './probe';
 import { withLocalInputs } from './local-input';
 import { ffmpegTimeoutMs, withHeartbeats, withScratchDir } from './transcode';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 export interface PackageInput {
   task: PackageTask;

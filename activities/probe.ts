@@ -5,7 +5,7 @@ import type { MediaInfo } from '../model/job-state';
 import type { JobInput } from '../model/job';
 import { probeArgs } from '../media/args/probe';
 import { oversizeInLog, parseProbe, tooManyPixels, type ProbeJson } from '../media/probe-parse';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { withLocalInput } from './local-input';
 
 const PROBE_TIMEOUT_MS = 60_000;

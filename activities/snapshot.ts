@@ -9,7 +9,7 @@ import { spriteVtt } from '../media/sprite-vtt';
 import { runFfmpeg } from './ffmpeg-run';
 import { ffmpegTimeoutMs, withHeartbeats, withScratchDir } from './transcode';
 import { withLocalInput } from './local-input';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 /** Share of the progress bar for decoding; the rest is the upload. */
 const DECODE_SHARE = 0.9;

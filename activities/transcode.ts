@@ -12,7 +12,7 @@ import { parseProbe, streamBitrateKbps } from '../media/probe-parse';
 import { runFfmpeg } from './ffmpeg-run';
 import { ffprobeJson } from './probe';
 import { withLocalInput, withLocalInputs } from './local-input';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 /** Heartbeat interval: well inside the heartbeat timeout, and how often cancellation can reach us. */
 const HEARTBEAT_MS = 1000;

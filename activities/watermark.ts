@@ -12,7 +12,7 @@ import { IMAGE_DEMUXERS, inputArgs } from '../media/args/input';
 import { runFfmpeg } from './ffmpeg-run';
 import { withLocalInput } from './local-input';
 import { withHeartbeats, withScratchDir } from './transcode';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import { execa } from 'execa';
 
 /** A watermark image is a logo, not a photo: bigger than this is a mistake or an attack. */

@@ -5,17 +5,9 @@
  */
 import path from 'node:path';
 import { migrate } from './migrations';
+import type { Database } from './types';
 
-export interface Queryable {
-  query<T extends object>(sql: string, params?: unknown[]): Promise<T[]>;
-}
-
-export interface Database extends Queryable {
-  readonly kind: 'embedded' | 'postgres';
-  /** Runs `work` on one connection inside BEGIN … COMMIT (ROLLBACK when it throws). */
-  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
+export type { Database, Queryable } from './types';
 
 async function openEmbedded(dir: string): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');

@@ -1,5 +1,5 @@
 /** Versioned schema migrations, applied in order at start; each runs once, in its own transaction. */
-import type { Database } from './database';
+import type { Database } from './types';
 
 interface Migration {
   version: number;
