@@ -44,6 +44,8 @@ export const configSchema = z.object({
   /** GET /metrics per client address (it needs no key): the sustained rate and burst before 429. */
   METRICS_RATE_LIMIT_PER_SEC: z.coerce.number().positive().default(1),
   METRICS_RATE_LIMIT_BURST: positiveInt.default(10),
+  /** How long /metrics reuses the job counts it read from Temporal visibility (one refresh at a time, shared by concurrent scrapes). */
+  METRICS_COUNT_CACHE_SEC: positiveInt.default(15),
   /** A request body (upload or JSON) that sends no byte for this long is answered 408 and dropped. */
   BODY_IDLE_TIMEOUT_SEC: positiveInt.default(30),
   /** Uploads (PUT /v1/objects) at once per API key (per client address while open), and in the whole process; over either: 429. */

@@ -57,6 +57,10 @@ export const errorCodes = {
   StorageUnavailable: { status: 503, title: 'The object store is unavailable', retryable: true },
   StorageAccessDenied: { status: 503, title: 'The object store refused our credentials', retryable: false },
   Canceled: { status: 409, title: 'Canceled', retryable: false },
+  /** The job's workflow was ended from outside (`temporal workflow terminate`): no cleanup ran, nothing can be retried. */
+  Terminated: { status: 409, title: 'The job was terminated', retryable: false },
+  /** The job's workflow ran past a workflow timeout set from outside: it ended as a terminate does. */
+  TimedOut: { status: 409, title: 'The job ran past its workflow timeout', retryable: false },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 export type ErrorCode = keyof typeof errorCodes;
