@@ -5,7 +5,7 @@
 import type { JobSpec, ResolvedOutput, ResolvedSnapshot, ResolvedWatermark } from '../model/job';
 import type { JobError, MediaInfo } from '../model/job-state';
 import type { AudioCodec, Container, TranscodeTemplate, VideoCodec } from '../model/templates';
-import { outputKey } from '../storage/keys';
+import { outputKey } from '../model/keys';
 
 export type FitMode = 'keep' | 'pad' | 'crop' | 'stretch';
 
