@@ -23,9 +23,14 @@ export const searchAttributes = {
   pipeline: defineSearchAttributeKey('MediaPipeline', 'KEYWORD'),
   tenant: defineSearchAttributeKey('MediaTenant', 'KEYWORD'),
   templates: defineSearchAttributeKey('MediaTemplates', 'KEYWORD_LIST'),
+  /**
+   * When the job's processing ended (the job's `finishedAt`): set when it succeeds, fails or is
+   * canceled, cleared when a retry starts. Jobs started before it existed never set it.
+   */
+  finishedAt: defineSearchAttributeKey('MediaFinishedAt', 'DATETIME'),
 } as const;
 
 /** `temporal server start-dev --search-attribute` values, so the dev server knows them at boot. */
-export const searchAttributeFlags = ['MediaJobStatus=Keyword', 'MediaPipeline=Keyword', 'MediaTenant=Keyword', 'MediaTemplates=KeywordList'];
+export const searchAttributeFlags = ['MediaJobStatus=Keyword', 'MediaPipeline=Keyword', 'MediaTenant=Keyword', 'MediaTemplates=KeywordList', 'MediaFinishedAt=Datetime'];
 
 export const WORKFLOW_TYPE = 'mediaJob';
