@@ -17,6 +17,21 @@ export function compareKeys(a: string, b: string): number {
 }
 
 
+/**
+ * Removes the folders a deleted object leaves empty, from its own folder up to (not including) the
+ * store's root: a folder is the trace of the objects in it, so none stays behind empty. A folder
+ * that is not empty (or already gone) ends the climb.
+ */
+async function removeEmptyFolders(root: string, dir: string): Promise<void> {
+  for (let d = dir; d.startsWith(root + path.sep); d = path.dirname(d)) {
+    try {
+      await fs.rmdir(d);
+    } catch {
+      return;
+    }
+  }
+}
+
 function byteLimit(maxBytes: number): Transform {
   let seen = 0;
   return new Transform({
@@ -106,6 +121,7 @@ export async function createLocalStorage(dataDir: string): Promise<Storage> {
     },
     async delete(key: string) {
       await fs.rm(fileOf(key), { force: true });
+      await removeEmptyFolders(root, path.dirname(fileOf(key)));
     },
     async list(prefix: string, options: ListOptions = {}): Promise<ObjectPage> {
       const problem = prefixProblem(prefix);
