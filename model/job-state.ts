@@ -111,4 +111,11 @@ export interface JobState {
   notifications: NotificationState[];
   error: JobError | null;
   userData: string | null;
+  /** Requests the job received and did not act on (e.g. a `retry` signal while nothing had failed); absent when none. */
+  notes?: JobNote[];
+}
+
+export interface JobNote {
+  at: string;
+  message: string;
 }

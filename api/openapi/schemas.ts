@@ -113,6 +113,7 @@ export const jobSchema = z.object({
   ),
   error: jobError.nullable(),
   userData: z.string().nullable(),
+  notes: z.array(z.object({ at: time, message: z.string() })).optional(),
 });
 sameShape<Same<z.infer<typeof jobSchema>, JobState>>();
 
