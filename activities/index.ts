@@ -69,8 +69,10 @@ async function coded<T>(fn: () => Promise<T>): Promise<T> {
     return value;
   } catch (err) {
     timer({ outcome: err instanceof CancelledFailure ? 'canceled' : 'failed' });
-    if (err instanceof CancelledFailure || err instanceof ApplicationFailure) throw err;
     const attempt = Context.current().info.attempt;
+    // A canceled run says which attempt it was, so the job shows the attempts a canceled task made.
+    if (err instanceof CancelledFailure) throw new CancelledFailure(err.message, [{ attempt }], err.cause);
+    if (err instanceof ApplicationFailure) throw err;
     if (err instanceof MediaflowError) {
       throw ApplicationFailure.create({
         type: err.code,
