@@ -1,7 +1,8 @@
 /**
  * Property-based run of schemathesis (PyPI) against /openapi.json on the real stack: every
  * operation with generated valid and invalid input; any 5xx, undocumented status, wrong content
- * type or answer outside its schema fails. `.ci/run` installs schemathesis; without it this skips.
+ * type or answer outside its schema fails. `.ci/run` installs schemathesis; without it this fails
+ * in CI and skips, saying so, elsewhere.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createApiKeyStore } from '../../db/api-keys';
 import { startStack, type Stack } from '../helpers/stack';
+import { needTool } from '../helpers/tools';
 
 /** Where .ci/run installs it (a venv, pinned version). */
 const SCHEMATHESIS_VENV = path.join(os.homedir(), '.cache', 'mediaflow', 'schemathesis');
@@ -34,9 +36,11 @@ function findSchemathesis(): string | null {
 }
 
 const bin = findSchemathesis();
-const skip = bin
-  ? false
-  : `schemathesis is not installed (looked at $SCHEMATHESIS_PATH, ${SCHEMATHESIS_VENV}/bin, PATH); .ci/run installs it: python3 -m venv ${SCHEMATHESIS_VENV} && ${SCHEMATHESIS_VENV}/bin/pip install schemathesis`;
+const skip = needTool(
+  'schemathesis',
+  bin !== null,
+  `looked at $SCHEMATHESIS_PATH, ${SCHEMATHESIS_VENV}/bin, PATH; .ci/run installs it: python3 -m venv ${SCHEMATHESIS_VENV} && ${SCHEMATHESIS_VENV}/bin/pip install schemathesis`,
+);
 
 /** Cases per operation and phase: enough to find the easy breaks, short enough for two cores. */
 const MAX_EXAMPLES = process.env.SCHEMATHESIS_MAX_EXAMPLES ?? '10';

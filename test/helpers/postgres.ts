@@ -1,11 +1,13 @@
 /**
  * A throwaway PostgreSQL database per test run, when TEST_DATABASE_URL names a server whose user
- * may create databases (.ci/run sets one up). Without it, the PostgreSQL variants are skipped.
+ * may create databases (.ci/run sets one up). Without it, the PostgreSQL variants fail in CI and
+ * are skipped, saying so, elsewhere.
  */
 import { randomBytes } from 'node:crypto';
+import { needTool } from './tools';
 
 export const testDatabaseUrl = process.env.TEST_DATABASE_URL;
-export const skipPostgres = testDatabaseUrl ? false : 'TEST_DATABASE_URL is not set (.ci/run starts a PostgreSQL server and sets it)';
+export const skipPostgres = needTool('PostgreSQL', Boolean(testDatabaseUrl), 'TEST_DATABASE_URL is not set (.ci/run starts a PostgreSQL server and sets it)');
 
 /**
  * @example const pg = await createTestDatabase(); …; await pg.drop()

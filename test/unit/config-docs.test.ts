@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { configSchema, loadConfig } from '../../model/config';
 import { whichSync } from '../../activities/ffmpeg-path';
+import { searchAttributeFlags } from '../../workflows/definitions';
+import { needTool } from '../helpers/tools';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const known = new Set(Object.keys(configSchema.shape));
@@ -26,9 +28,80 @@ test('docker-compose.yml sets only variables mediaflow reads, and the config acc
   for (const m of ours.matchAll(/^\s+([A-Z][A-Z0-9_]+): "?([^"\n]*)"?$/gm)) env[m[1]!] = m[2]!;
   assert.ok(Object.keys(env).length >= 10, `found ${Object.keys(env).join(', ')}`);
   assert.deepEqual(Object.keys(env).filter((k) => !known.has(k)), []);
-  assert.doesNotThrow(() => loadConfig(env));
+  // Throws, listing every bad variable, if the config refuses a value.
+  assert.equal(loadConfig(env).NODE_ENV, 'production');
 });
 
-test('docker-compose.yml is a valid compose file', { skip: whichSync('docker-compose') ? false : 'docker-compose not installed (.ci/run installs it)' }, () => {
-  execFileSync('docker-compose', ['-f', path.join(root, 'docker-compose.yml'), 'config', '-q'], { stdio: 'pipe' });
+const dockerCompose = whichSync('docker-compose');
+const skipCompose = needTool('docker-compose', dockerCompose !== null, '.ci/run installs it (Debian package docker-compose; no Docker engine needed)');
+
+interface ComposeService {
+  command?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  ports?: (string | { target: number; published: number | string })[];
+  volumes?: (string | { source: string; target: string })[];
+  stop_grace_period?: string;
+}
+
+/**
+ * The file as docker-compose resolves it (anchors merged, ${VAR:-default} filled in), as JSON:
+ * Compose v2 prints JSON itself; v1 (Debian's, what .ci/run installs) prints YAML only, read with
+ * the PyYAML that v1 itself runs on.
+ */
+function composeConfig(): { services: Record<string, ComposeService>; volumes: Record<string, unknown> } {
+  const file = path.join(root, 'docker-compose.yml');
+  const env = { ...process.env, MEDIAFLOW_DB_PASSWORD: '', TEMPORAL_DB_PASSWORD: '' };
+  try {
+    return JSON.parse(execFileSync(dockerCompose!, ['-f', file, 'config', '--format', 'json'], { env, stdio: 'pipe' }).toString());
+  } catch {
+    const yaml = execFileSync(dockerCompose!, ['-f', file, 'config'], { env, stdio: 'pipe' });
+    const json = execFileSync('python3', ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: yaml });
+    return JSON.parse(json.toString());
+  }
+}
+
+function mountTargets(s: ComposeService): string[] {
+  return (s.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
+}
+
+test('docker-compose.yml, as docker-compose resolves it: the services, commands and settings mediaflow relies on', { skip: skipCompose }, () => {
+  const { services, volumes } = composeConfig();
+  assert.deepEqual(Object.keys(services).sort(), ['api', 'mediaflow-db', 'postgresql', 'temporal', 'temporal-search-attributes', 'temporal-ui', 'worker']);
+  const { api, worker, temporal } = services as Record<'api' | 'worker' | 'temporal', ComposeService>;
+  assert.deepEqual(api.command, ['npx', 'tsx', 'api/server.ts']);
+  assert.deepEqual(worker.command, ['npx', 'tsx', 'worker/main.ts']);
+  for (const entry of [api.command![2]!, worker.command![2]!]) assert.ok(fs.existsSync(path.join(root, entry)), `${entry} exists`);
+  for (const [name, s] of Object.entries({ api, worker })) {
+    const env = s.environment ?? {};
+    // Every value the config would see: accepted, and the production rules apply.
+    const config = loadConfig(env);
+    assert.equal(config.NODE_ENV, 'production', name);
+    assert.equal(env.TEMPORAL_ADDRESS, 'temporal:7233', `${name} reaches the temporal service`);
+    assert.equal(env.DATABASE_URL, 'postgres://mediaflow:mediaflow@mediaflow-db:5432/mediaflow', `${name}: the mediaflow-db service, default password filled in`);
+    assert.equal(env.STORAGE_DRIVER, 'local', name);
+    assert.equal(env.ALLOW_PRIVATE_URLS, 'false', name);
+    // The local object store lives under DATA_DIR, which is the volume every container shares.
+    assert.equal(env.DATA_DIR, '/data', name);
+    assert.ok(mountTargets(s).some((m) => /^objects:\/data(:rw)?$/.test(m)), `${name} mounts objects at /data: ${mountTargets(s).join(', ')}`);
+    assert.deepEqual(s.depends_on, {
+      'mediaflow-db': { condition: 'service_healthy' },
+      'temporal-search-attributes': { condition: 'service_completed_successfully' },
+    }, `${name} starts after its database and the search attributes`);
+  }
+  assert.ok('objects' in volumes);
+  assert.equal(api.environment?.PORT, '3000');
+  assert.ok(JSON.stringify(api.ports).includes('3000'), `api publishes 3000: ${JSON.stringify(api.ports)}`);
+  assert.ok(JSON.stringify(temporal.ports).includes('7233'));
+  assert.equal(worker.environment?.WORKER_PIPELINES, '*');
+  // Compose must wait longer than the worker's own drain before it kills the container.
+  const grace = Number(worker.environment?.WORKER_SHUTDOWN_GRACE_SEC);
+  assert.ok(/^\d+s$/.test(worker.stop_grace_period ?? ''), `stop_grace_period ${worker.stop_grace_period}`);
+  assert.ok(parseInt(worker.stop_grace_period!, 10) > grace, `stop_grace_period ${worker.stop_grace_period} > ${grace} s`);
+  // The one-shot registers every search attribute the workflows set and the API filters on.
+  const register = (services['temporal-search-attributes']!.command ?? []).join(' ');
+  for (const flag of searchAttributeFlags) {
+    const [name, type] = flag.split('=');
+    assert.match(register, new RegExp(`--name ${name} --type ${type}\\b`), flag);
+  }
 });
