@@ -12,7 +12,7 @@ import { Context } from '@temporalio/activity';
 import { MediaflowError } from '../model/errors';
 import type { JobInput } from '../model/job';
 import { downloadUrl } from '../storage/fetch-url';
-import { createInputCache, type InputCache, type InputLease } from '../storage/input-cache';
+import { createInputCache, objectIdentity, sameObjectVersion, type InputCache, type InputLease } from '../storage/input-cache';
 import type { ObjectInfo, Storage } from '../storage/storage';
 import type { ActivityDeps } from './deps';
 
@@ -70,7 +70,7 @@ function storeOf(deps: ActivityDeps, input: JobInput | string): Storage {
 
 async function downloadObject(storage: Storage, key: string, head: ObjectInfo, file: string, signal?: AbortSignal): Promise<void> {
   const { info, body } = await storage.get(key);
-  if (info.etag !== head.etag) {
+  if (!sameObjectVersion(info, head)) {
     body.destroy();
     throw new MediaflowError('InputFetchFailed', `the input object "${key}" changed while it was being read; try again`);
   }
@@ -97,7 +97,9 @@ async function objectLease(deps: ActivityDeps, input: { key: string; bucket?: st
     await fs.symlink(direct, link);
     return plainLease(link, head.sizeBytes);
   }
-  if (typeof input === 'string') {
+  // No validator that changes with the content (an empty or weak ETag and no CRC): never cached.
+  const identity = typeof input === 'string' ? null : objectIdentity(storage.location, key, head);
+  if (identity === null) {
     // The job's own intermediate objects are read once: a plain copy, not a cache entry.
     const file = await scratchName(deps);
     try {
@@ -109,7 +111,6 @@ async function objectLease(deps: ActivityDeps, input: { key: string; bucket?: st
     return plainLease(file, head.sizeBytes);
   }
   const cache = await inputCacheOf(deps);
-  const identity = `object:${storage.location}|${key}|${head.etag}|${head.sizeBytes}`;
   return cache.acquire(identity, (file, fillSignal) => downloadObject(storage, key, head, file, fillSignal), signal);
 }
 
@@ -121,6 +122,8 @@ async function urlLease(deps: ActivityDeps, url: string, signal?: AbortSignal): 
     allowPrivate: deps.config.ALLOW_PRIVATE_URLS,
     maxBytes: deps.config.MAX_INPUT_BYTES,
     timeoutMs: deps.config.INPUT_FETCH_TIMEOUT_SEC * 1000,
+    minBytesPerSec: deps.config.FETCH_MIN_BYTES_PER_SEC,
+    minRateWindowMs: deps.config.FETCH_MIN_RATE_WINDOW_SEC * 1000,
   };
   const fetchInto = async (file: string, fillSignal: AbortSignal) => {
     const got = await downloadUrl(url, file, { ...options, signal: fillSignal });

@@ -1,7 +1,8 @@
 /**
  * A worker's disk cache of downloaded inputs, so the activities of one job (probe, every
  * transcode, every snapshot) download the input once. Entries are keyed by an identity that
- * changes when the content does (key + etag + size, or URL + validators); one download per
+ * changes when the content does (key + strong ETag + size, or key + CRC-64 + size + modification
+ * time; an object with neither is not cached; URL + validators); one download per
  * identity is in flight at a time, entries in use are ref-counted, and the least recently used
  * idle entries go when the cache passes its byte budget. Nothing here is needed by another worker.
  */
@@ -9,6 +10,40 @@ import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { ObjectInfo } from './storage';
+
+/**
+ * True for an ETag that names one exact content: present, non-empty and strong. A weak one
+ * (`W/"…"`) only promises an equivalent representation, and an empty one (some backends' multipart
+ * objects) promises nothing.
+ */
+export function isStrongEtag(etag: string | null | undefined): etag is string {
+  return typeof etag === 'string' && etag.replace(/^"|"$/g, '').trim() !== '' && !/^W\//i.test(etag);
+}
+
+/**
+ * The cache identity of a stored object: one that changes whenever its content does, or null when
+ * its head carries nothing that reliably does (then read it without caching). A strong ETag with
+ * the size; else the store's CRC-64 with the size and modification time.
+ *
+ * @example objectIdentity('oss://media/', 'raw/a.mp4', head) // 'object:oss://media/|raw/a.mp4|"9A0…"|7758476'
+ */
+export function objectIdentity(location: string, key: string, info: ObjectInfo): string | null {
+  if (isStrongEtag(info.etag)) return `object:${location}|${key}|${info.etag}|${info.sizeBytes}`;
+  if (info.crc64) return `object:${location}|${key}|crc64:${info.crc64}|${info.sizeBytes}|${info.lastModified.getTime()}`;
+  return null;
+}
+
+/**
+ * Whether two heads of one object (before a download and the download's own answer) show the same
+ * content, by the same validators as objectIdentity; with none of them, by size and modification time.
+ */
+export function sameObjectVersion(a: ObjectInfo, b: ObjectInfo): boolean {
+  if (a.sizeBytes !== b.sizeBytes) return false;
+  if (isStrongEtag(a.etag) || isStrongEtag(b.etag)) return a.etag === b.etag;
+  if (a.crc64 || b.crc64) return a.crc64 === b.crc64;
+  return a.lastModified.getTime() === b.lastModified.getTime();
+}
 
 /** A file an activity may read until it releases the lease. */
 export interface InputLease {

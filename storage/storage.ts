@@ -7,6 +7,8 @@ export interface ObjectInfo {
   etag: string;
   contentType: string;
   lastModified: Date;
+  /** The store's CRC-64/ECMA of the content (OSS `x-oss-hash-crc64ecma`), when it sent one. */
+  crc64?: string;
 }
 
 export interface ByteRange {
@@ -57,6 +59,8 @@ export interface Storage {
   forBucket?(bucket: string): Storage;
   /** Throws when the store is unusable (for /readyz). */
   check(): Promise<void>;
+  /** Stops the store's background work (OSS: the stale multipart upload sweep); the store stays usable. */
+  close?(): Promise<void>;
 }
 
 /** Every object under a prefix, page by page. */
