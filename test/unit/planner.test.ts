@@ -305,9 +305,30 @@ describe('planner: streaming ladders and watermarks', () => {
   });
 });
 
-test('the planner is deterministic', () => {
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+// The workflow plans again on every replay: the plan must come from the spec and the probe alone.
+test('the plan depends only on the spec and the probe: not on the clock or Math.random, and neither input is changed', (t) => {
   const outputs = [presetOutput('a', 'mp4-h264-720p'), presetOutput('s', 'hls-h264-ladder')];
-  assert.deepEqual(plan(outputs, media({ rotation: 90 })), plan(outputs, media({ rotation: 90 })));
+  const spec = deepFreeze(testSpec('raw/in.mp4', outputs, { id: 'job_t', snapshots: [snapshotAt('poster', 2)] }));
+  const probe = deepFreeze(media({ rotation: 90 }));
+  const before = structuredClone({ spec, probe });
+  t.mock.timers.enable({ apis: ['Date'], now: 0 });
+  const random = t.mock.method(Math, 'random', () => 0);
+  const first = planJob(spec, probe);
+  t.mock.timers.setTime(Date.UTC(2031, 5, 1));
+  random.mock.mockImplementation(() => 0.999);
+  const second = planJob(spec, probe);
+  assert.deepEqual(second, first);
+  assert.deepEqual({ spec, probe }, before);
+  // And the plan is the one asked for, not an empty one that would trivially match.
+  assert.deepEqual(first.tasks.map((task) => task.kind).sort(), ['package', 'snapshot', 'transcode', 'transcode', 'transcode', 'transcode', 'transcode']);
 });
 
 test('output keys are {outputPrefix}{jobId}/{name}.{ext}', () => {
