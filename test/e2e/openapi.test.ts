@@ -158,7 +158,11 @@ describe('GET /v1/jobs', { timeout: 300_000 }, () => {
 
   test('summaries agree with the job itself', async () => {
     const page = await list('?status=succeeded');
-    for (const summary of page.jobs.filter((j) => ids.succeeded.includes(j.id))) {
+    const summaries = page.jobs.filter((j) => ids.succeeded.includes(j.id));
+    // Every submitted success is listed, so the loop below checks three jobs, not none.
+    assert.deepEqual(summaries.map((j) => j.id).sort(), [...ids.succeeded].sort());
+    assert.equal(summaries.length, 3);
+    for (const summary of summaries) {
       const job = await json<{ id: string; status: string; pipeline: string; createdAt: string }>(await fetch(`${base}/v1/jobs/${summary.id}`));
       assert.deepEqual([summary.status, summary.pipeline, summary.createdAt], [job.status, job.pipeline, job.createdAt]);
       // The job has closed (no retry window for a success, no callback): it has a finish time.
