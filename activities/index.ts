@@ -7,6 +7,7 @@ import type { SnapshotTask, TranscodeTask } from '../media/plan';
 import type { ActivityDeps } from './deps';
 import { createProbe } from './probe';
 import { createRenderers, withHeartbeats } from './transcode';
+import { createEncoder } from './encode';
 import { createSnapshotRenderer } from './snapshot';
 import { createPackager, type PackageInput } from './package';
 import { createWatermarker, type WatermarkAsset } from './watermark';
@@ -37,6 +38,9 @@ export function inputOf(arg: InputArg | JobInput | string): JobInput {
 export type TranscodeInput = InputArg & { task: TranscodeTask };
 
 export type SnapshotInput = InputArg & { task: SnapshotTask };
+
+/** Renditions of one input range, encoded by one ffmpeg process (decode once). */
+export type EncodeInput = InputArg & { tasks: TranscodeTask[] };
 
 export interface NotifyInput {
   url: string;
@@ -96,6 +100,7 @@ async function coded<T>(fn: () => Promise<T>): Promise<T> {
 export function createActivities(deps: ActivityDeps) {
   const probe = createProbe(deps);
   const render = createRenderers(deps);
+  const encodeRenditions = createEncoder(deps);
   const renderSnapshot = createSnapshotRenderer(deps);
   const packageRungs = createPackager(deps);
   const prepareWatermark = createWatermarker(deps);
@@ -105,6 +110,10 @@ export function createActivities(deps: ActivityDeps) {
     },
     async transcode(input: TranscodeInput): Promise<Attempted<OutputState>> {
       return coded(async () => ({ value: await render.transcode(inputOf(input), input.task), attempt: Context.current().info.attempt }));
+    },
+    /** Outputs in the order of `tasks`. */
+    async encode(input: EncodeInput): Promise<Attempted<OutputState[]>> {
+      return coded(async () => ({ value: await encodeRenditions(inputOf(input), input.tasks), attempt: Context.current().info.attempt }));
     },
     async snapshot(input: SnapshotInput): Promise<Attempted<SnapshotState>> {
       return coded(async () => ({ value: await renderSnapshot(inputOf(input), input.task), attempt: Context.current().info.attempt }));

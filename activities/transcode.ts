@@ -56,8 +56,36 @@ function withScratch<T>(deps: ActivityDeps, ext: string, work: (scratch: string,
   return withScratchDir(deps, (dir) => withHeartbeats((report, signal) => work(path.join(dir, `output.${ext}`), report, signal)));
 }
 
-export function createRenderers(deps: ActivityDeps) {
+/**
+ * Checks a finished rendition file (the size limit: -fs stops ffmpeg quietly, so a file that
+ * reached it is truncated, not done), reads what it holds, and uploads it under the task's key.
+ */
+export async function finishOutput(deps: ActivityDeps, task: TranscodeTask, scratch: string): Promise<OutputState> {
   const { config, storage, binaries } = deps;
+  const { size } = await fs.stat(scratch);
+  if (size >= config.MAX_OUTPUT_BYTES) {
+    throw new MediaflowError('OutputTooLarge', `output "${task.name}" reached the ${config.MAX_OUTPUT_BYTES}-byte limit`);
+  }
+  const json = await ffprobeJson(binaries.ffprobe, scratch);
+  const media = parseProbe(json, size, { maxDurationSec: Infinity, maxPixels: Infinity });
+  await storage.putFile(task.outputKey, scratch);
+  const firstAudio = media.audio[0];
+  return {
+    name: task.name,
+    key: task.outputKey,
+    sizeBytes: size,
+    durationSec: media.durationSec,
+    video: media.video
+      ? { codec: media.video.codec, width: media.video.width, height: media.video.height, bitrateKbps: streamBitrateKbps(json, 'video') }
+      : null,
+    audio: firstAudio
+      ? { codec: firstAudio.codec, channels: firstAudio.channels, sampleRate: firstAudio.sampleRate, bitrateKbps: streamBitrateKbps(json, 'audio') }
+      : null,
+  };
+}
+
+export function createRenderers(deps: ActivityDeps) {
+  const { config, binaries } = deps;
   const limits = { threads: config.FFMPEG_THREADS, maxOutputBytes: config.MAX_OUTPUT_BYTES };
 
   async function transcode(source: JobInput, task: TranscodeTask): Promise<OutputState> {
@@ -73,27 +101,7 @@ export function createRenderers(deps: ActivityDeps) {
           timeoutMs: ffmpegTimeoutMs(task.durationSec),
           stallMs: config.FFMPEG_STALL_SEC * 1000,
         });
-        const { size } = await fs.stat(scratch);
-        // -fs stops ffmpeg quietly at the limit: a file that reached it is truncated, not done.
-        if (size >= config.MAX_OUTPUT_BYTES) {
-          throw new MediaflowError('OutputTooLarge', `output "${task.name}" reached the ${config.MAX_OUTPUT_BYTES}-byte limit`);
-        }
-        const json = await ffprobeJson(binaries.ffprobe, scratch);
-        const media = parseProbe(json, size, { maxDurationSec: Infinity, maxPixels: Infinity });
-        await storage.putFile(task.outputKey, scratch);
-        const firstAudio = media.audio[0];
-        return {
-          name: task.name,
-          key: task.outputKey,
-          sizeBytes: size,
-          durationSec: media.durationSec,
-          video: media.video
-            ? { codec: media.video.codec, width: media.video.width, height: media.video.height, bitrateKbps: streamBitrateKbps(json, 'video') }
-            : null,
-          audio: firstAudio
-            ? { codec: firstAudio.codec, channels: firstAudio.channels, sampleRate: firstAudio.sampleRate, bitrateKbps: streamBitrateKbps(json, 'audio') }
-            : null,
-        };
+        return finishOutput(deps, task, scratch);
       }),
     );
   }

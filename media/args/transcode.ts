@@ -19,7 +19,7 @@ const vp9CpuUsed: Record<string, number> = { ultrafast: 5, superfast: 5, veryfas
 /** … and on SVT-AV1's preset scale (0 slowest … 13 fastest). */
 const svtPreset: Record<string, number> = { ultrafast: 12, superfast: 11, veryfast: 10, faster: 9, fast: 8, medium: 6, slow: 4, slower: 2 };
 
-function videoFilter(v: VideoPlan): string {
+export function videoFilter(v: VideoPlan): string {
   // The input is already auto-rotated by ffmpeg. Fields become frames first (yadif, one frame
   // per frame, only where flagged interlaced), then scale to the planned size.
   const filters = [...(v.deinterlace ? ['yadif=mode=send_frame:deint=interlaced'] : []), `scale=${v.scaleWidth}:${v.scaleHeight}:flags=bicubic`];
@@ -41,7 +41,7 @@ function rateArgs(v: VideoPlan, crfFlags: (crf: number) => string[]): string[] {
   ];
 }
 
-const videoEncoders: Record<VideoCodec, (v: VideoPlan) => string[]> = {
+export const videoEncoders: Record<VideoCodec, (v: VideoPlan) => string[]> = {
   h264: (v) => [
     '-c:v', 'libx264',
     '-profile:v', v.profile,
@@ -80,7 +80,7 @@ const videoEncoders: Record<VideoCodec, (v: VideoPlan) => string[]> = {
 };
 
 /** Where the overlay's top-left corner goes, as overlay-filter expressions. */
-function overlayPosition(w: WatermarkPlan): string {
+export function overlayPosition(w: WatermarkPlan): string {
   const x = { L: `${w.dx}`, R: `main_w-overlay_w-${w.dx}`, C: '(main_w-overlay_w)/2' };
   const y = { T: `${w.dy}`, B: `main_h-overlay_h-${w.dy}`, C: '(main_h-overlay_h)/2' };
   if (w.position === 'center') return `x=${x.C}:y=${y.C}`;
@@ -88,21 +88,29 @@ function overlayPosition(w: WatermarkPlan): string {
 }
 
 /**
- * The video graph: the planned scale/pad/crop/fps chain, then each watermark (input 1, 2, …)
- * sized to its planned width, faded to its opacity and overlaid in its time window: one pass.
+ * Filter chains taking the stream `from` through the planned scale/pad/crop/fps chain, then each
+ * watermark (inputs `firstInput`, `firstInput + 1`, …) sized to its planned width, faded to its
+ * opacity and overlaid in its time window: one pass. Labels carry `prefix`, so several renditions
+ * can share one graph; returns the chains and the label of the finished picture.
  */
-function videoGraph(v: VideoPlan, watermarks: WatermarkPlan[]): string[] {
-  if (!watermarks.length) return ['-map', '0:v:0', '-vf', videoFilter(v)];
-  const chains = [`[0:v:0]${videoFilter(v)}[base]`];
-  let last = 'base';
+export function watermarkedChains(v: VideoPlan, watermarks: WatermarkPlan[], from: string, firstInput: number, prefix = ''): { chains: string[]; out: string } {
+  const chains = [`[${from}]${videoFilter(v)}[${prefix}base]`];
+  let last = `${prefix}base`;
   watermarks.forEach((w, i) => {
     const alpha = w.opacity < 1 ? `,colorchannelmixer=aa=${w.opacity}` : '';
-    chains.push(`[${i + 1}:v:0]scale=${w.widthPx}:-2:flags=lanczos,format=rgba${alpha}[wm${i}]`);
+    chains.push(`[${firstInput + i}:v:0]scale=${w.widthPx}:-2:flags=lanczos,format=rgba${alpha}[${prefix}wm${i}]`);
     const window = w.endSec !== null ? `between(t,${w.startSec},${w.endSec})` : `gte(t,${w.startSec})`;
-    chains.push(`[${last}][wm${i}]overlay=${overlayPosition(w)}:enable='${window}'[v${i}]`);
-    last = `v${i}`;
+    chains.push(`[${last}][${prefix}wm${i}]overlay=${overlayPosition(w)}:enable='${window}'[${prefix}v${i}]`);
+    last = `${prefix}v${i}`;
   });
-  return ['-filter_complex', chains.join(';'), '-map', `[${last}]`];
+  return { chains, out: last };
+}
+
+/** The video graph of a single-rendition run: a plain -vf without watermarks, else the chains above. */
+function videoGraph(v: VideoPlan, watermarks: WatermarkPlan[]): string[] {
+  if (!watermarks.length) return ['-map', '0:v:0', '-vf', videoFilter(v)];
+  const { chains, out } = watermarkedChains(v, watermarks, '0:v:0', 1);
+  return ['-filter_complex', chains.join(';'), '-map', `[${out}]`];
 }
 
 function videoArgs(v: VideoPlan, watermarks: WatermarkPlan[]): string[] {
@@ -111,7 +119,7 @@ function videoArgs(v: VideoPlan, watermarks: WatermarkPlan[]): string[] {
 
 const audioEncoders: Record<AudioCodec, string> = { aac: 'aac', mp3: 'libmp3lame', opus: 'libopus' };
 
-function audioArgs(a: AudioPlan): string[] {
+export function audioArgs(a: AudioPlan): string[] {
   return [
     '-map', `0:a:${a.streamIndex}`,
     // EBU R128: -23 LUFS integrated, -1 dBTP true peak (single pass, dynamic mode).
@@ -125,7 +133,7 @@ function audioArgs(a: AudioPlan): string[] {
 }
 
 /** Muxer and its options per container. */
-const muxers: Record<TranscodeTask['container'], string[]> = {
+export const muxers: Record<TranscodeTask['container'], string[]> = {
   // Moves the moov atom to the front so playback starts before the download ends.
   mp4: ['-movflags', '+faststart', '-f', 'mp4'],
   mov: ['-movflags', '+faststart', '-f', 'mov'],
