@@ -27,6 +27,8 @@ export const configSchema = z.object({
     .default('default')
     .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean)),
   WORKER_ACTIVITY_CONCURRENCY: positiveInt.default(2),
+  /** Slots for light work (probe, snapshots, packaging, cleanup, pipeline checks, callbacks): never shared with encodes. */
+  WORKER_LIGHT_CONCURRENCY: positiveInt.default(8),
   WORKER_SHUTDOWN_GRACE_SEC: positiveInt.default(30),
   /** A worker process's own /metrics listener (the API serves /metrics itself); 0: none. */
   WORKER_METRICS_PORT: port.default(0),
