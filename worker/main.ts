@@ -6,6 +6,7 @@ import { createActivities } from '../activities';
 import { resolveFfmpeg } from '../activities/ffmpeg-path';
 import { logEncoders } from '../activities/capabilities';
 import { loadConfig, taskQueueFor, type Config } from '../model/config';
+import { lightQueueOf } from '../model/queues';
 import { createStorage } from '../storage/create-storage';
 import type { Storage } from '../storage/storage';
 import { openDatabase, type Database } from '../db/database';
@@ -57,24 +58,26 @@ export async function startWorker(
   let opened: Promise<Database> | undefined = options.db ? Promise.resolve(options.db) : undefined;
   const db = () => (opened ??= openDatabase(config));
   const activities = createActivities({ config, storage, binaries, db, workDir: path.join(config.dataDir, 'work') });
-  const workers = new Map<string, Worker>();
+  const workers = new Map<string, Worker[]>();
   const runs: Promise<void>[] = [];
+  const common = {
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    activities,
+    // Heartbeats carry progress: send them at least every 2 s, not the SDK's default 30 s.
+    maxHeartbeatThrottleInterval: '2s',
+    defaultHeartbeatThrottleInterval: '1s',
+    shutdownGraceTime: `${config.WORKER_SHUTDOWN_GRACE_SEC}s`,
+  } as const;
   const serve = async (pipeline: string): Promise<void> => {
     if (workers.has(pipeline)) return;
-    const worker = await Worker.create({
-      connection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: taskQueueFor(config, pipeline),
-      workflowBundle,
-      activities,
-      maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITY_CONCURRENCY,
-      // Heartbeats carry progress: send them at least every 2 s, not the SDK's default 30 s.
-      maxHeartbeatThrottleInterval: '2s',
-      defaultHeartbeatThrottleInterval: '1s',
-      shutdownGraceTime: `${config.WORKER_SHUTDOWN_GRACE_SEC}s`,
-    });
-    workers.set(pipeline, worker);
-    runs.push(worker.run());
+    const queue = taskQueueFor(config, pipeline);
+    // The pipeline's queue: its workflows and its encodes.
+    const worker = await Worker.create({ ...common, taskQueue: queue, workflowBundle, maxConcurrentActivityTaskExecutions: config.WORKER_ACTIVITY_CONCURRENCY });
+    // Light work in slots of its own (activities only), so encodes can never starve it.
+    const light = await Worker.create({ ...common, taskQueue: lightQueueOf(queue), maxConcurrentActivityTaskExecutions: config.WORKER_LIGHT_CONCURRENCY });
+    workers.set(pipeline, [worker, light]);
+    runs.push(worker.run(), light.run());
   };
   // `*`: every pipeline in the database, and new ones within a poll interval.
   const all = config.WORKER_PIPELINES.includes('*');
@@ -97,7 +100,7 @@ export async function startWorker(
   const stop = () =>
     (stopped ??= (async () => {
       clearInterval(poll);
-      for (const w of workers.values()) if (w.getState() === 'RUNNING') w.shutdown();
+      for (const w of [...workers.values()].flat()) if (w.getState() === 'RUNNING') w.shutdown();
       await allRuns();
       if (!options.connection) await connection.close();
       if (opened && !options.db) await (await opened).close();
@@ -106,7 +109,7 @@ export async function startWorker(
   const done = allRuns().then(stop);
   return {
     done,
-    queues: () => [...workers.keys()].map((p) => taskQueueFor(config, p)),
+    queues: () => [...workers.keys()].flatMap((p) => [taskQueueFor(config, p), lightQueueOf(taskQueueFor(config, p))]),
     async shutdown() {
       await stop();
     },
