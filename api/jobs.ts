@@ -334,7 +334,7 @@ function withLiveProgress(state: JobState, d: WorkflowExecutionDescription, clie
 }
 
 /**
- * The job JSON of API.md, or a NotFound problem.
+ * The job JSON of docs/api.md, or a NotFound problem.
  *
  * @example const job = await getJob(deps, 'job_…')
  */

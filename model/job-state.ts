@@ -1,4 +1,4 @@
-/** The job JSON of API.md: kept by the workflow, returned by its `state` query. Types only. */
+/** The job JSON of docs/api.md: kept by the workflow, returned by its `state` query. Types only. */
 import type { ErrorCode } from './errors';
 import type { JobInput } from './job';
 

@@ -1,5 +1,5 @@
 /**
- * Outbound HTTP to user-given URLs (callbacks and URL inputs) under the SSRF rules of DESIGN.md:
+ * Outbound HTTP to user-given URLs (callbacks and URL inputs) under the SSRF rules of docs/architecture.md:
  * http/https only, and every address actually connected to — each redirect hop included — must be
  * public. Names are resolved here, checked, and the socket is pinned to the checked address, so a
  * second (rebinding) DNS answer is never used.

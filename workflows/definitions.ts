@@ -3,7 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import type { JobState } from '../model/job-state';
 
-/** The job JSON of API.md (without live progress, which comes from activity heartbeats). */
+/** The job JSON of docs/api.md (without live progress, which comes from activity heartbeats). */
 export const stateQuery = defineQuery<JobState>('state');
 
 /** Stops the job: running activities are cancelled, ffmpeg killed, outputs removed; same path as Temporal's own cancel. */
