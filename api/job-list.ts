@@ -1,15 +1,19 @@
 /**
- * GET /v1/jobs: job summaries straight from Temporal visibility (search attributes and execution
- * info, no per-job query), filtered by the tenant, and paged with Temporal's own page tokens.
+ * GET /v1/jobs and the `mediaflow_jobs` gauge: jobs straight from Temporal visibility (search
+ * attributes and execution info, no per-job query), one entry per job whatever number of runs
+ * its workflow id has, filtered by the tenant, and paged with Temporal's own page tokens.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import type { Config } from '../model/config';
 import { webhookSecret } from '../activities/webhook';
-import type { JobStatus } from '../model/job-state';
+import { finalJobStatuses, type JobStatus } from '../model/job-state';
+import { endedFromOutside, finishedAtOf, jobStatusOfRun, runStatusOf, runsTheAttributeSpeaksFor, type RunStatus } from '../model/job-view';
 import { templateId } from '../model/templates';
-import { WORKFLOW_TYPE } from '../workflows/definitions';
+import { cachedRead } from '../observability/metrics';
+import { searchAttributes, WORKFLOW_TYPE } from '../workflows/definitions';
 import { jobStatuses, type JobSummary } from './openapi/schemas';
 import { isTemporalUnavailable, problemError } from './problem';
 
@@ -40,24 +44,141 @@ export interface JobListDeps {
 }
 
 const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
-
-/** Closed executions whose status says more than the search attribute (which a killed workflow never updated). */
-const ABNORMAL_CLOSE: Partial<Record<JobStatus, string[]>> = { failed: ['Failed', 'Terminated', 'TimedOut'], canceled: ['Canceled'] };
+const quoteAll = (vs: readonly string[]) => vs.map(quote).join(', ');
 
 /**
- * The visibility query for a tenant's jobs. A job's status is its MediaJobStatus while the
- * workflow runs or completed normally; a workflow that failed, was terminated or timed out is a
- * failed job, and a Temporal-cancelled one a canceled job, whatever the attribute last said.
+ * The visibility condition for runs that stand for jobs with this status, the same rule as
+ * jobStatusOfRun (model/job-view.ts): MediaJobStatus where the workflow keeps it (a running run;
+ * a completed one, for final statuses), else how the run ended. A terminated run still says
+ * `processing` in its attribute and is a failed job; `processing` means a running run.
+ *
+ * @example statusClause('failed') // "((MediaJobStatus = 'failed' AND ExecutionStatus IN ('Running', 'Completed')) OR ExecutionStatus IN ('Terminated', …))"
  */
+export function statusClause(status: JobStatus): string {
+  const speaks = finalJobStatuses.includes(status) ? runsTheAttributeSpeaksFor : runsTheAttributeSpeaksFor.filter((r) => r === 'Running');
+  const byAttribute = `(MediaJobStatus = ${quote(status)} AND ExecutionStatus IN (${quoteAll(speaks)}))`;
+  const ended = (Object.keys(endedFromOutside) as RunStatus[]).filter((r) => endedFromOutside[r]!.status === status);
+  return ended.length ? `(${byAttribute} OR ExecutionStatus IN (${quoteAll(ended)}))` : byAttribute;
+}
+
+/** The visibility query for a tenant's jobs (every run: see latestRuns for one entry per job). */
 export function visibilityQuery(tenant: string, filter: { status?: JobStatus | undefined; pipeline?: string | undefined }): string {
   const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`, `MediaTenant = ${quote(tenant)}`];
   if (filter.pipeline !== undefined) parts.push(`MediaPipeline = ${quote(filter.pipeline)}`);
-  if (filter.status !== undefined) {
-    const normal = `(MediaJobStatus = ${quote(filter.status)} AND ExecutionStatus IN ('Running', 'Completed'))`;
-    const abnormal = ABNORMAL_CLOSE[filter.status];
-    parts.push(abnormal ? `(${normal} OR ExecutionStatus IN (${abnormal.map(quote).join(', ')}))` : normal);
-  }
+  if (filter.status !== undefined) parts.push(statusClause(filter.status));
   return parts.join(' AND ');
+}
+
+type Deps = JobListDeps;
+type Run = temporal.api.workflow.v1.IWorkflowExecutionInfo;
+
+function rpc<T>({ client, config }: Deps, call: () => Promise<T>): Promise<T> {
+  return client.connection.withDeadline(Date.now() + config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, call);
+}
+
+/** Every run that matches a visibility query, all pages. */
+async function allRuns(deps: Deps, query: string): Promise<Run[]> {
+  const runs: Run[] = [];
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await rpc(deps, () =>
+      deps.client.workflowService.listWorkflowExecutions({ namespace: deps.config.TEMPORAL_NAMESPACE, query, pageSize: 1000, ...(nextPageToken ? { nextPageToken } : {}) }),
+    );
+    runs.push(...page.executions);
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+  return runs;
+}
+
+const millis = (ts: Timestamp | null | undefined): number => (ts?.seconds == null ? 0 : Date.parse(isoOf(ts)!));
+
+/**
+ * The latest run of each of these workflow ids: the running one (a workflow id has at most one,
+ * and it is the newest), else the one that closed last (a reset terminates the run it replaces,
+ * or starts after it closed, so the run it starts always closes later). Keyed by workflow id,
+ * the run id as value.
+ */
+async function latestRuns(deps: Deps, workflowIds: string[], tenant?: string): Promise<Map<string, string>> {
+  const latest = new Map<string, Run>();
+  const ids = [...new Set(workflowIds)];
+  // Batches keep each query short; the runs of one id always fall in one batch.
+  for (let i = 0; i < ids.length; i += 100) {
+    const where = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`, ...(tenant === undefined ? [] : [`MediaTenant = ${quote(tenant)}`]), `WorkflowId IN (${quoteAll(ids.slice(i, i + 100))})`];
+    for (const run of await allRuns(deps, where.join(' AND '))) {
+      const id = run.execution?.workflowId ?? '';
+      const best = latest.get(id);
+      if (!best || laterRun(run, best)) latest.set(id, run);
+    }
+  }
+  return new Map([...latest].map(([id, run]) => [id, run.execution?.runId ?? '']));
+}
+
+function laterRun(a: Run, b: Run): boolean {
+  const running = (r: Run) => runStatusOf(r.status) === 'Running';
+  if (running(a) !== running(b)) return running(a);
+  const byClose = millis(a.closeTime as Timestamp) - millis(b.closeTime as Timestamp);
+  return byClose !== 0 ? byClose > 0 : millis(a.startTime as Timestamp) > millis(b.startTime as Timestamp);
+}
+
+/**
+ * Jobs of every tenant by status, counted by Temporal visibility for the `mediaflow_jobs` gauge,
+ * each job once although visibility keeps every run of a workflow id (`temporal workflow reset`
+ * adds one and terminates the run it replaces):
+ * - One count query per status with statusClause, the list's own rule. Queued, probing and
+ *   processing only ever match running runs, and a workflow id has at most one of those: exact.
+ * - Succeeded, failed and canceled also match closed runs, where a reset leaves its earlier run
+ *   behind. Those superseded runs are taken off again: a reset of a running job terminates it,
+ *   so the workflow ids with a Terminated run (an operator's doing: few) are the ones to check;
+ *   all their runs are listed and every run but the latest is subtracted from its status.
+ *   A reset of a job whose workflow had already closed terminates nothing, so its earlier run
+ *   is still counted here (GET /v1/jobs, which checks every closed run it lists, shows it once).
+ * Cached (METRICS_COUNT_CACHE_SEC): a scrape does not cost a query.
+ */
+async function countJobs(deps: Deps): Promise<Record<string, number>> {
+  const ofType = `WorkflowType = ${quote(WORKFLOW_TYPE)}`;
+  const counts = await Promise.all(jobStatuses.map((status) => rpc(deps, () => deps.client.workflow.count(`${ofType} AND ${statusClause(status)}`))));
+  const result: Record<string, number> = Object.fromEntries(jobStatuses.map((s, i) => [s, counts[i]!.count]));
+  const terminated = await allRuns(deps, `${ofType} AND ExecutionStatus = 'Terminated'`);
+  const candidates = terminated.map((r) => r.execution?.workflowId ?? '');
+  if (!candidates.length) return result;
+  const latest = await latestRuns(deps, candidates);
+  const ids = [...latest.keys()];
+  for (let i = 0; i < ids.length; i += 100) {
+    const runs = await allRuns(deps, `${ofType} AND WorkflowId IN (${quoteAll(ids.slice(i, i + 100))})`);
+    for (const run of runs) {
+      if (latest.get(run.execution?.workflowId ?? '') === run.execution?.runId) continue;
+      const status = jobStatusOfRun(runStatusOf(run.status), attribute(deps, run, searchAttributes.status.name) as string | undefined);
+      result[status] = Math.max(0, (result[status] ?? 0) - 1);
+    }
+  }
+  return result;
+}
+
+const countReaders = new WeakMap<Client, () => Promise<Record<string, number>>>();
+
+/**
+ * Jobs of every tenant by status (see countJobs), read from Temporal at most once every
+ * METRICS_COUNT_CACHE_SEC per client however many scrapes ask.
+ *
+ * @example scrapeGauge('mediaflow_jobs', '…', 'status', () => countJobsByStatus(deps))
+ */
+export function countJobsByStatus(deps: Deps): Promise<Record<string, number>> {
+  let read = countReaders.get(deps.client);
+  if (!read) {
+    read = cachedRead('mediaflow_jobs', deps.config.METRICS_COUNT_CACHE_SEC, () => countJobs(deps));
+    countReaders.set(deps.client, read);
+  }
+  return read();
+}
+
+/** One search attribute (or memo field) of a run, decoded. */
+function attribute(deps: Deps, run: Run, name: string, from: 'attrs' | 'memo' = 'attrs'): unknown {
+  const fields = from === 'attrs' ? run.searchAttributes?.indexedFields : run.memo?.fields;
+  const payload = fields?.[name];
+  if (!payload) return undefined;
+  const value = deps.client.options.loadedDataConverter.payloadConverter.fromPayload(payload);
+  // Older servers hand keyword attributes back as one-element lists.
+  return Array.isArray(value) ? value[0] : value;
 }
 
 /*
@@ -96,9 +217,6 @@ export async function decodePageToken(config: Config, query: string, token: stri
   return raw;
 }
 
-/** Execution statuses (temporal.api.enums.v1.WorkflowExecutionStatus) that decide the job status on their own. */
-const STATUS_BY_CLOSE: Record<number, JobStatus> = { 3: 'failed', 4: 'canceled', 5: 'failed', 7: 'failed' };
-
 interface Timestamp {
   seconds?: { toNumber(): number } | number | null;
   nanos?: number | null;
@@ -121,7 +239,7 @@ export async function listJobs(deps: JobListDeps, tenant: string, q: JobListQuer
   const nextPageToken = q.pageToken === undefined ? undefined : await decodePageToken(config, query, q.pageToken);
   let response;
   try {
-    response = await client.connection.withDeadline(Date.now() + config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, () =>
+    response = await rpc(deps, () =>
       client.workflowService.listWorkflowExecutions({ namespace: config.TEMPORAL_NAMESPACE, query, pageSize: q.pageSize, ...(nextPageToken ? { nextPageToken } : {}) }),
     );
   } catch (err) {
@@ -129,24 +247,26 @@ export async function listJobs(deps: JobListDeps, tenant: string, q: JobListQuer
     if (!isTemporalUnavailable(err) && (err as { code?: unknown }).code === 3 && nextPageToken) throw badToken('is not valid');
     throw err;
   }
-  const converter = client.options.loadedDataConverter.payloadConverter;
-  const decode = (payload: Parameters<typeof converter.fromPayload>[0] | undefined): unknown => {
-    if (!payload) return undefined;
-    const value = converter.fromPayload(payload);
-    // Older servers hand keyword attributes back as one-element lists.
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const jobs = response.executions.map((raw): JobSummary => {
-    const attrs = raw.searchAttributes?.indexedFields ?? {};
-    const memo = raw.memo?.fields ?? {};
-    const attrStatus = decode(attrs.MediaJobStatus ?? undefined) as JobStatus | undefined;
-    const startedAt = isoOf(raw.startTime as Timestamp) ?? new Date(0).toISOString();
+  // A reset leaves the runs it replaced in visibility: only closed runs can be such, so the
+  // closed ones on this page are checked against all runs of their ids, and only a job's latest
+  // run is listed (wherever the listing's order puts it: each job once across the pages, though
+  // a page may then hold fewer than pageSize jobs).
+  const closed = response.executions.filter((run) => runStatusOf(run.status) !== 'Running').map((run) => run.execution?.workflowId ?? '');
+  const latest = closed.length ? await latestRuns(deps, closed, tenant) : new Map<string, string>();
+  const current = response.executions.filter((run) => {
+    const id = run.execution?.workflowId ?? '';
+    return !latest.has(id) || latest.get(id) === run.execution?.runId;
+  });
+  const jobs = current.map((run): JobSummary => {
+    const runStatus = runStatusOf(run.status);
+    const status = jobStatusOfRun(runStatus, attribute(deps, run, searchAttributes.status.name) as string | undefined);
+    const startedAt = isoOf(run.startTime as Timestamp) ?? new Date(0).toISOString();
     return {
-      id: raw.execution?.workflowId ?? '',
-      status: STATUS_BY_CLOSE[raw.status ?? 0] ?? (attrStatus && jobStatuses.includes(attrStatus) ? attrStatus : 'queued'),
-      pipeline: (decode(attrs.MediaPipeline ?? undefined) as string | undefined) ?? (decode(memo.pipeline ?? undefined) as string | undefined) ?? 'default',
-      createdAt: (decode(memo.createdAt ?? undefined) as string | undefined) ?? startedAt,
-      finishedAt: isoOf(raw.closeTime as Timestamp | null),
+      id: run.execution?.workflowId ?? '',
+      status,
+      pipeline: (attribute(deps, run, searchAttributes.pipeline.name) as string | undefined) ?? (attribute(deps, run, 'pipeline', 'memo') as string | undefined) ?? 'default',
+      createdAt: (attribute(deps, run, 'createdAt', 'memo') as string | undefined) ?? startedAt,
+      finishedAt: finishedAtOf(runStatus, status, attribute(deps, run, searchAttributes.finishedAt.name), isoOf(run.closeTime as Timestamp | null)),
     };
   });
   return { jobs, nextPageToken: await encodePageToken(config, query, response.nextPageToken) };

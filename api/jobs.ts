@@ -14,7 +14,7 @@ import { MediaflowError, type FieldError } from '../model/errors';
 import { describeInput, type JobInput, type JobSpec, type JobSubmit, type ResolvedOutput } from '../model/job';
 import { checkUrlTarget } from '../storage/fetch-url';
 import { tenantKey, tenantPrefix } from '../storage/keys';
-import { finalJobStatuses, type JobState, type JobStatus } from '../model/job-state';
+import { finalJobStatuses, type JobError, type JobState, type JobStatus } from '../model/job-state';
 import { priorityKeyOf, type PipelineStore } from '../db/pipelines';
 import type { TemplateStore } from '../db/templates';
 import { resolveTemplates } from './resolve';
@@ -23,7 +23,7 @@ import { pipelineResumedSignal, retryUpdate, searchAttributes, stateQuery, WORKF
 import type { mediaJob } from '../workflows/media-job';
 import { problemError } from './problem';
 import { metrics } from '../observability/metrics';
-import { jobForTenant } from '../model/job-view';
+import { endedError, endedFromOutside, finishedAtOf, jobForTenant, jobStatusOfRun, runStatusOf } from '../model/job-view';
 
 export interface JobsDeps {
   config: Config;
@@ -65,15 +65,8 @@ function rpc<T>(deps: Pick<JobsDeps, 'client' | 'config'>, call: () => Promise<T
   return deps.client.connection.withDeadline(Date.now() + deps.config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, call);
 }
 
-const jobStatuses: JobStatus[] = ['queued', 'probing', 'processing', 'succeeded', 'failed', 'canceled'];
-
-/** Jobs of every tenant by status, counted by Temporal visibility (for the `mediaflow_jobs` gauge). */
-export async function countJobsByStatus(deps: Pick<JobsDeps, 'client' | 'config'>): Promise<Record<string, number>> {
-  const counts = await Promise.all(
-    jobStatuses.map((status) => rpc(deps, () => deps.client.workflow.count(`WorkflowType = '${WORKFLOW_TYPE}' AND ${searchAttributes.status.name} = '${status}'`))),
-  );
-  return Object.fromEntries(jobStatuses.map((s, i) => [s, counts[i]!.count]));
-}
+/** Jobs of every tenant by status, counted by Temporal visibility (for the `mediaflow_jobs` gauge; cached). */
+export { countJobsByStatus } from './job-list';
 
 /** A URL without its query and fragment, for places that outlive the request (memo, logs). */
 function redactedInput(input: JobInput): JobInput {
@@ -225,11 +218,22 @@ async function existingJob(deps: JobsDeps, id: string, bodyHash: string, tenant:
   return { id, status: statusOf(d), created: false };
 }
 
-const closedAs: Partial<Record<string, JobStatus>> = { CANCELLED: 'canceled', FAILED: 'failed', TERMINATED: 'failed', TIMED_OUT: 'failed' };
-
-/** A job's status from its description: the workflow's own status attribute, or how it closed. */
+/** A job's status from its description: the workflow's own status attribute, or how it closed (the list's rule). */
 function statusOf(d: WorkflowExecutionDescription): JobStatus {
-  return closedAs[d.status.name] ?? (d.typedSearchAttributes.get(searchAttributes.status) as JobStatus | undefined) ?? 'queued';
+  return jobStatusOfRun(runStatusOf(d.status.name), d.typedSearchAttributes.get(searchAttributes.status));
+}
+
+/**
+ * The job error of a run ended from outside (`temporal workflow terminate`, a workflow timeout),
+ * with the reason its close event gives; null for runs the workflow ended itself.
+ */
+async function endedFromOutsideError(deps: JobsDeps, d: WorkflowExecutionDescription): Promise<JobError | null> {
+  const run = runStatusOf(d.status.name);
+  if (!endedFromOutside[run]) return null;
+  const history = await rpc(deps, () =>
+    deps.client.workflowService.getWorkflowExecutionHistoryReverse({ namespace: deps.config.TEMPORAL_NAMESPACE, execution: { workflowId: d.workflowId, runId: d.runId }, maximumPageSize: 1 }),
+  ).catch(() => null);
+  return endedError(run, history?.history?.events?.[0]?.workflowExecutionTerminatedEventAttributes?.reason);
 }
 
 /** Describes a job's workflow; NotFound for unknown ids and for workflows that are not jobs. */
@@ -258,6 +262,8 @@ export async function cancelJob(deps: JobsDeps, id: string, tenant: string): Pro
   const handle = deps.client.workflow.getHandle(id);
   const d = await describe(deps, handle, tenant);
   const status = statusOf(d);
+  const ended = await endedFromOutsideError(deps, d);
+  if (ended) throw problemError('Conflict', `${ended.message}; only a job that is not final can be canceled`);
   if (d.status.name !== 'RUNNING' || finalJobStatuses.includes(status)) {
     throw problemError('Conflict', `the job is already ${status}; only a job that is not final can be canceled`);
   }
@@ -274,7 +280,8 @@ export async function retryJob(deps: JobsDeps, id: string, tenant: string): Prom
   const handle = deps.client.workflow.getHandle(id);
   const d = await describe(deps, handle, tenant);
   if (d.status.name !== 'RUNNING') {
-    throw problemError('Conflict', `the job is ${statusOf(d)} and its retry window has closed`);
+    const ended = await endedFromOutsideError(deps, d);
+    throw problemError('Conflict', ended?.message ?? `the job is ${statusOf(d)} and its retry window has closed`);
   }
   try {
     return await rpc(deps, () => handle.executeUpdate(retryUpdate));
@@ -287,9 +294,10 @@ export async function retryJob(deps: JobsDeps, id: string, tenant: string): Prom
 }
 
 /** What we can say of a job from its description alone (no worker needed). */
-function stateFromDescription(id: string, d: WorkflowExecutionDescription): JobState {
+async function stateFromDescription(deps: JobsDeps, id: string, d: WorkflowExecutionDescription): Promise<JobState> {
   const memo = (d.memo ?? {}) as Partial<JobMemo>;
   const status = statusOf(d);
+  const run = runStatusOf(d.status.name);
   return {
     id,
     status,
@@ -297,16 +305,13 @@ function stateFromDescription(id: string, d: WorkflowExecutionDescription): JobS
     pipeline: memo.pipeline ?? 'default',
     createdAt: memo.createdAt ?? d.startTime.toISOString(),
     startedAt: null,
-    finishedAt: d.closeTime ? d.closeTime.toISOString() : null,
+    finishedAt: finishedAtOf(run, status, d.typedSearchAttributes.get(searchAttributes.finishedAt), d.closeTime?.toISOString() ?? null),
     input: { ...(memo.input ?? { key: memo.inputKey ?? '' }), media: null },
     tasks: [],
     outputs: [],
     snapshots: [],
     notifications: [],
-    error:
-      status === 'failed' && closedAs[d.status.name]
-        ? { code: 'JobAborted', message: `the workflow ended as ${d.status.name.toLowerCase()} before it could report`, retryable: false }
-        : null,
+    error: await endedFromOutsideError(deps, d),
     userData: memo.userData ?? null,
   };
 }
@@ -342,16 +347,16 @@ export async function getJob(deps: JobsDeps, id: string, tenant: string): Promis
   const handle = deps.client.workflow.getHandle(id);
   const d = await describe(deps, handle, tenant);
   if (d.status.name === 'COMPLETED') return jobForTenant((await rpc(deps, () => handle.result())) as JobState, tenant);
-  if (d.status.name !== 'RUNNING') return jobForTenant(stateFromDescription(id, d), tenant);
+  if (d.status.name !== 'RUNNING') return jobForTenant(await stateFromDescription(deps, id, d), tenant);
   // Started but never picked up by a worker (history: started + first task scheduled): a query
   // would only wait out its deadline, so answer from the description at once.
-  if (d.historyLength <= 2) return jobForTenant(stateFromDescription(id, d), tenant);
+  if (d.historyLength <= 2) return jobForTenant(await stateFromDescription(deps, id, d), tenant);
   try {
     const state = await rpc(deps, () => handle.query(stateQuery));
     return jobForTenant(withLiveProgress(state, d, deps.client), tenant);
   } catch {
     // No worker has answered (none running, or all busy): say what the description knows.
-    return jobForTenant(stateFromDescription(id, d), tenant);
+    return jobForTenant(await stateFromDescription(deps, id, d), tenant);
   }
 }
 

@@ -74,6 +74,66 @@ export function scrapeGauge(name: string, help: string, labelName: string, read:
   });
 }
 
+/** When each cached gauge's values were last read from their source (see cachedRead). */
+const readAt = new Map<string, number>();
+
+const cacheMetrics = {
+  age: new Gauge({
+    name: 'mediaflow_gauge_age_seconds',
+    help: 'Seconds since a cached gauge (e.g. mediaflow_jobs) last read its values from their source; it grows while refreshes fail',
+    labelNames: ['gauge'] as const,
+    registers: [registry],
+    collect() {
+      for (const [gauge, at] of readAt) this.set({ gauge }, (Date.now() - at) / 1000);
+    },
+  }),
+  failures: new Counter({
+    name: 'mediaflow_gauge_refresh_failures_total',
+    help: 'Refreshes of a cached gauge that failed (the gauge keeps showing its last values)',
+    labelNames: ['gauge'] as const,
+    registers: [registry],
+  }),
+};
+
+/**
+ * A scrape-time read that asks its source at most once every `maxAgeSec`: scrapes in between get
+ * the last values, concurrent scrapes share the one refresh in flight, and a failed refresh keeps
+ * the last values (counted in mediaflow_gauge_refresh_failures_total, and
+ * mediaflow_gauge_age_seconds keeps growing). Only with no values yet does a failure reach the
+ * caller, which then leaves the series out.
+ *
+ * @example const counts = cachedRead('mediaflow_jobs', 15, () => countJobs()); await counts()
+ */
+export function cachedRead<T>(gauge: string, maxAgeSec: number, read: () => Promise<T>): () => Promise<T> {
+  let last: { value: T } | null = null;
+  let lastError: unknown = null;
+  let attemptedAt = -Infinity;
+  let inFlight: Promise<T> | null = null;
+  return () => {
+    if (inFlight) return inFlight;
+    if (Date.now() - attemptedAt < maxAgeSec * 1000) return last ? Promise.resolve(last.value) : Promise.reject(lastError);
+    attemptedAt = Date.now();
+    inFlight = read()
+      .then(
+        (value) => {
+          last = { value };
+          readAt.set(gauge, Date.now());
+          return value;
+        },
+        (err: unknown) => {
+          cacheMetrics.failures.inc({ gauge });
+          lastError = err;
+          if (last) return last.value;
+          throw err;
+        },
+      )
+      .finally(() => {
+        inFlight = null;
+      });
+    return inFlight;
+  };
+}
+
 /** The text exposition of every metric of this process. */
 export async function metricsText(): Promise<{ contentType: string; body: string }> {
   return { contentType: registry.contentType, body: await registry.metrics() };
