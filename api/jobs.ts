@@ -12,12 +12,12 @@ import type { Config } from '../model/config';
 import { taskQueueFor } from '../model/config';
 import { MediaflowError, type FieldError } from '../model/errors';
 import { describeInput, type JobInput, type JobSpec, type JobSubmit, type ResolvedOutput } from '../model/job';
-import { checkUrlTarget } from '../storage/fetch-url';
-import { tenantKey, tenantPrefix } from '../storage/keys';
+import { checkUrl, checkUrlTarget } from '../storage/fetch-url';
+import { tenantKey } from '../model/keys';
 import { finalJobStatuses, type JobError, type JobState, type JobStatus } from '../model/job-state';
 import { priorityKeyOf, type PipelineStore } from '../db/pipelines';
 import type { TemplateStore } from '../db/templates';
-import { resolveTemplates } from './resolve';
+import { checkReadableKey, keyNotFound, resolveTemplates } from './resolve';
 import type { Storage } from '../storage/storage';
 import { pipelineResumedSignal, retryUpdate, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../workflows/definitions';
 import type { mediaJob } from '../workflows/media-job';
@@ -78,7 +78,8 @@ function redactedInput(input: JobInput): JobInput {
 /**
  * Checks the input at submission: the object exists in the tenant's part of the store (or in an
  * allowed bucket), or the URL may be fetched at all. The worker checks a URL again on every
- * connection; this is the early, friendly answer.
+ * connection; this is the early, friendly answer. A key outside the tenant's part of the store
+ * answers exactly like a missing one.
  */
 async function checkInput(deps: JobsDeps, input: JobInput, tenant: string): Promise<JobInput> {
   if ('url' in input) {
@@ -93,22 +94,46 @@ async function checkInput(deps: JobsDeps, input: JobInput, tenant: string): Prom
     if (deps.config.STORAGE_DRIVER !== 'oss' || !deps.storage.forBucket) {
       throw problemError('InvalidInput', 'input.bucket is only for STORAGE_DRIVER=oss', [{ path: 'input.bucket', message: 'this server stores objects on local disk: give only "key"' }]);
     }
+    // Other buckets are read by full object name, outside any tenant's prefix: the operator's own tenant only.
+    if (tenant !== 'default') {
+      throw problemError('InvalidInput', 'input.bucket is for the default tenant only', [{ path: 'input.bucket', message: 'a tenant reads only its own objects: give only "key"' }]);
+    }
     if (!allowed.includes(input.bucket)) {
       throw problemError('InvalidInput', `bucket "${input.bucket}" is not one jobs may read`, [{ path: 'input.bucket', message: 'not an allowed input bucket (OSS_BUCKET, OSS_INPUT_BUCKETS)' }]);
     }
-    if (!(await deps.storage.forBucket(input.bucket).head(input.key))) {
-      throw problemError('InputNotFound', `no object "${input.key}" in bucket "${input.bucket}"`, [{ path: 'input.key', message: 'no such object' }]);
+    // In the configured bucket, the tenants' folder stays theirs even by full name.
+    const reserved = `${deps.config.OSS_PREFIX}tenants/`;
+    const foreign = input.bucket === deps.config.OSS_BUCKET && (input.key.startsWith(reserved) || input.key === reserved.slice(0, -1));
+    if (foreign || !(await deps.storage.forBucket(input.bucket).head(input.key))) {
+      const { detail, ...error } = keyNotFound(input.key, 'input.key');
+      throw problemError('InputNotFound', `${detail} (bucket "${input.bucket}")`, [error]);
     }
     return input;
   }
-  const scoped = tenantKey(tenant, input.key);
-  if ('problem' in scoped) throw problemError('InvalidInput', `input.key ${scoped.problem}`, [{ path: 'input.key', message: scoped.problem }]);
-  if (!(await deps.storage.head(scoped.key))) {
-    throw problemError('InputNotFound', `no object with key "${input.key}"; upload it first with PUT /v1/objects/{key}`, [
-      { path: 'input.key', message: 'no such object' },
-    ]);
+  return { key: await checkReadableKey(deps.storage, tenant, input.key, 'input.key') };
+}
+
+/**
+ * A notify URL (the job's, a pipeline's) at submission: http(s), no credentials, not a literal
+ * loopback, private or link-local address unless ALLOW_PRIVATE_URLS (storage/fetch-url.ts rules).
+ * A host name that resolves privately is refused when the callback is delivered.
+ *
+ * @example checkNotifyUrl(config, 'http://10.0.0.1/hook', 'notify.url') // throws UrlNotAllowed naming notify.url
+ */
+export function checkNotifyUrl(config: Pick<Config, 'ALLOW_PRIVATE_URLS'>, url: string, path: string): void {
+  try {
+    checkUrl(url, config.ALLOW_PRIVATE_URLS);
+  } catch (err) {
+    if (err instanceof MediaflowError) throw problemError(err.code, `${path}: ${err.message}`, [{ path, message: err.message }]);
+    throw err;
   }
-  return { key: scoped.key };
+}
+
+/** The job's outputPrefix as a store prefix: malformed, or reaching into `tenants/` (for the default tenant too), is refused. */
+function scopedOutputPrefix(tenant: string, outputPrefix: string): string {
+  const scoped = tenantKey(tenant, outputPrefix, { prefix: true });
+  if ('key' in scoped) return scoped.key;
+  throw problemError('InvalidInput', `outputPrefix ${scoped.problem}`, [{ path: 'outputPrefix', message: scoped.problem }]);
 }
 
 /** Time-ordered, unguessable job ids: `job_` + base36 time + 16 hex. */
@@ -147,7 +172,10 @@ export async function submitJob(
   if (!pipeline) {
     throw problemError('InvalidInput', `unknown pipeline "${body.pipeline}"`, [{ path: 'pipeline', message: `unknown pipeline "${body.pipeline}"` }]);
   }
-  const { outputs, snapshots } = await resolveTemplates(deps.templates, tenant, body);
+  // Every key the job names goes through tenantKey (model/keys.ts) here, before anything starts.
+  const outputPrefix = scopedOutputPrefix(tenant, body.outputPrefix);
+  if (body.notify) checkNotifyUrl(deps.config, body.notify.url, 'notify.url');
+  const { outputs, snapshots } = await resolveTemplates(deps.templates, deps.storage, tenant, body);
   const input = await checkInput(deps, body.input, tenant);
   const spec: JobSpec = {
     id,
@@ -159,7 +187,7 @@ export async function submitJob(
     outputs,
     snapshots,
     // Outputs live in the tenant's part of the store; the job JSON shows them relative to it.
-    outputPrefix: `${tenantPrefix(tenant)}${body.outputPrefix}`,
+    outputPrefix,
     // The job's own callback, else its pipeline's.
     notify: body.notify ?? pipeline.notify,
     userData: body.userData ?? null,

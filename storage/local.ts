@@ -44,6 +44,22 @@ function byteLimit(maxBytes: number): Transform {
 }
 
 /**
+ * A file system error that means the key collides with the tree of objects: one of its folders is
+ * an object (`a/b` exists, `a/b/c` is written: ENOTDIR, EEXIST) or the key is a folder of objects
+ * (`a/b/c` exists, `a/b` is written: EISDIR, ENOTEMPTY). Refused as KeyConflict with the key only:
+ * the server's paths never reach a message.
+ */
+function collision(err: unknown, key: string): MediaflowError | null {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (!['ENOTDIR', 'EEXIST', 'EISDIR', 'ENOTEMPTY', 'ERR_FS_EISDIR'].includes(code)) return null;
+  return new MediaflowError(
+    'KeyConflict',
+    `the key "${key}" collides with an existing object or folder: an object cannot also be a folder of objects (a/b and a/b/c), choose another key`,
+    [{ path: 'key', message: 'collides with an existing object or folder' }],
+  );
+}
+
+/**
  * @example const storage = await createLocalStorage('/var/lib/mediaflow')
  */
 export async function createLocalStorage(dataDir: string): Promise<Storage> {
@@ -81,8 +97,12 @@ export async function createLocalStorage(dataDir: string): Promise<Storage> {
 
   async function commit(key: string, temp: string): Promise<ObjectInfo> {
     const file = fileOf(key);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.rename(temp, file);
+    try {
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await fs.rename(temp, file);
+    } catch (err) {
+      throw collision(err, key) ?? err;
+    }
     const info = await head(key);
     if (!info) throw new Error(`object ${key} vanished after writing`);
     return info;
@@ -120,7 +140,12 @@ export async function createLocalStorage(dataDir: string): Promise<Storage> {
       }
     },
     async delete(key: string) {
-      await fs.rm(fileOf(key), { force: true });
+      try {
+        await fs.rm(fileOf(key), { force: true });
+      } catch (err) {
+        // A folder, or a path through an object, holds no object of this key: nothing to delete.
+        if (!collision(err, key)) throw err;
+      }
       await removeEmptyFolders(root, path.dirname(fileOf(key)));
     },
     async list(prefix: string, options: ListOptions = {}): Promise<ObjectPage> {

@@ -1,7 +1,7 @@
 /** /v1/pipelines: queues with state and priority; resuming one releases the jobs it held. */
 import { Hono } from 'hono';
 import type { JobsDeps } from '../jobs';
-import { releasePipeline } from '../jobs';
+import { checkNotifyUrl, releasePipeline } from '../jobs';
 import { pipelineCreateSchema, pipelinePatchSchema } from '../../model/pipeline';
 import { readJson } from '../body';
 import { problemError } from '../problem';
@@ -29,6 +29,7 @@ export function pipelineRoutes(deps: JobsDeps) {
   app.post('/', documented(pipelineOps.create), async (c) => {
     const { tenant } = adminOf(c);
     const body = await readJson(c, pipelineCreateSchema, deps.config.MAX_BODY_BYTES);
+    if (body.notify) checkNotifyUrl(deps.config, body.notify.url, 'notify.url');
     const created = await deps.pipelines.create(tenant, { id: body.id, state: body.state ?? 'active', priority: body.priority ?? 5, notify: body.notify ?? null });
     c.header('Location', `/v1/pipelines/${created.id}`);
     return c.json(present(created), 201);
@@ -37,6 +38,7 @@ export function pipelineRoutes(deps: JobsDeps) {
   app.patch('/:id', documented(pipelineOps.patch), async (c) => {
     const { tenant } = adminOf(c);
     const body = await readJson(c, pipelinePatchSchema, deps.config.MAX_BODY_BYTES);
+    if (body.notify) checkNotifyUrl(deps.config, body.notify.url, 'notify.url');
     const { before, after } = await deps.pipelines.update(tenant, c.req.param('id'), body);
     const released = before.state === 'paused' && after.state === 'active' ? await releasePipeline(deps, tenant, after.id) : 0;
     return c.json({ ...present(after), released });

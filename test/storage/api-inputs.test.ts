@@ -128,13 +128,18 @@ describe('job inputs over HTTP', () => {
   const outputs = [{ name: 'a', template: 'mp4-h264-360p' }];
 
   test('bad input keys and prefixes: 400 naming the field', async () => {
-    for (const key of ['../../etc/passwd', '..%2f..%2fetc/passwd', '%2e%2e/%2e%2e/etc/passwd', '/etc/passwd', 'a\u0000b', 'raw\\..\\x', 'tenants/acme/a.mp4']) {
+    for (const key of ['../../etc/passwd', '..%2f..%2fetc/passwd', '%2e%2e/%2e%2e/etc/passwd', '/etc/passwd', 'a\u0000b', 'raw\\..\\x']) {
       const res = await postJob({ input: { key }, outputs });
       assert.equal(res.status, 400, key);
       const p = (await res.json()) as { code: string; errors: { path: string }[] };
       assert.equal(p.code, 'InvalidInput', key);
       assert.equal(p.errors[0]?.path, 'input.key', key);
     }
+    // A key in the tenants' folder is another tenant's: it reads as missing (tenant-boundaries.test.ts has the rest).
+    const foreign = await postJob({ input: { key: 'tenants/acme/a.mp4' }, outputs });
+    assert.equal(foreign.status, 400);
+    const problem = (await foreign.json()) as { code: string; errors: { path: string }[] };
+    assert.deepEqual([problem.code, problem.errors.map((e) => e.path)], ['InputNotFound', ['input.key']]);
     const prefix = await postJob({ input: { key: 'raw/a.mp4' }, outputs, outputPrefix: '../out/' });
     assert.equal(prefix.status, 400);
     assert.equal(((await prefix.json()) as { errors: { path: string }[] }).errors[0]?.path, 'outputPrefix');
