@@ -1,0 +1,35 @@
+/**
+ * Replays every committed history (test/histories/*.json, recorded from real jobs by
+ * test/histories/record.ts) against the current workflow code: a change that would make a running
+ * job fail with a nondeterminism error on a worker upgrade fails here, in seconds, without a server.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { Worker } from '@temporalio/worker';
+import { bundleWorkflows } from '../../worker/main';
+import { loadHistory } from '../histories/load';
+
+const dir = path.resolve(import.meta.dirname, '../histories');
+
+test('every recorded job history replays on the current workflow code', { timeout: 120_000 }, async () => {
+  const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+  // One of every kind of job; a missing file must not pass as "nothing to replay".
+  for (const kind of ['succeeded', 'failed-probe-retried', 'failed-watermark-retried', 'failed-window-closed', 'canceled-mid-encode', 'canceled-hls', 'hls', 'watermark-text', 'paused-then-resumed', 'canceled-while-paused']) {
+    assert.ok(files.includes(`${kind}.json`), `test/histories/${kind}.json is missing`);
+  }
+  const histories = await Promise.all(
+    files.map(async (f) => ({ workflowId: f.replace(/\.json$/, ''), history: await loadHistory(path.join(dir, f)) })),
+  );
+  const results = Worker.runReplayHistories({ workflowBundle: await bundleWorkflows(), replayName: 'mediaflow-replay' }, histories);
+  const failures: string[] = [];
+  let replayed = 0;
+  for await (const r of results) {
+    replayed += 1;
+    if (r.error) failures.push(`${r.workflowId}: ${r.error instanceof DeterminismViolationError ? 'nondeterminism' : 'error'}: ${r.error.message}`);
+  }
+  assert.equal(replayed, files.length);
+  assert.deepEqual(failures, []);
+});
