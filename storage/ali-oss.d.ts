@@ -78,6 +78,16 @@ declare module 'ali-oss' {
       options?: RequestOptions,
     ): Promise<{ etag: string; res: ResponseInfo }>;
     abortMultipartUpload(name: string, uploadId: string, options?: RequestOptions): Promise<{ res: ResponseInfo }>;
+    listUploads(
+      query: { prefix?: string; 'max-uploads'?: number; 'key-marker'?: string; 'upload-id-marker'?: string },
+      options?: RequestOptions,
+    ): Promise<{
+      uploads: { name: string; uploadId: string; initiated: string }[];
+      isTruncated: boolean;
+      nextKeyMarker?: string;
+      nextUploadIdMarker?: string;
+      res: ResponseInfo;
+    }>;
     signatureUrl(name: string, options?: { expires?: number; method?: string }): string;
   }
 }

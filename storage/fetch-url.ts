@@ -13,6 +13,7 @@ import net from 'node:net';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MediaflowError } from '../model/errors';
+import { isStrongEtag } from './input-cache';
 
 // Two lists: a BlockList matches IPv4 addresses against IPv4-mapped IPv6 rules too, so an
 // IPv6 rule like ::ffff:0:0/96 in the same list would block every IPv4 address.
@@ -385,7 +386,8 @@ export async function downloadUrl(raw: string, file: string, options: DownloadOp
       return {
         status: 'downloaded',
         sizeBytes: received,
-        etag: typeof res.headers.etag === 'string' ? res.headers.etag : null,
+        // Only a strong ETag names these exact bytes; a weak or empty one is no validator for a copy.
+        etag: isStrongEtag(res.headers.etag) ? res.headers.etag : null,
         lastModified: typeof res.headers['last-modified'] === 'string' ? res.headers['last-modified'] : null,
         finalUrl: url.href,
       };

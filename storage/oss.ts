@@ -1,15 +1,18 @@
 /**
  * Alibaba Cloud OSS object store through the ali-oss client: buffered or multipart uploads from a
  * stream (parts retried and MD5-checked, the whole object CRC64-checked), streamed Range reads
- * (CRC64-checked when whole), listing, signed URLs; throttling, 5xx and network errors retried
- * with backoff.
+ * (CRC64-checked when whole; every ranged answer checked against the range asked for and cut to
+ * exactly it), listing, signed URLs; throttling, 5xx and network errors retried with backoff;
+ * stale multipart uploads swept.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import OSS, { type OssError } from 'ali-oss';
+import { Counter } from 'prom-client';
 import type { Config } from '../model/config';
 import { MediaflowError } from '../model/errors';
+import { registry } from '../observability/metrics';
 import { Crc64 } from './crc64';
 import { keyProblem, prefixProblem } from './keys';
 import { contentTypeFor, type ByteRange, type ListOptions, type ObjectInfo, type ObjectPage, type PutOptions, type Storage } from './storage';
@@ -35,7 +38,31 @@ export interface OssOptions {
   retry?: { attempts: number; baseMs: number; maxMs: number };
   /** Parts in flight at once; memory use is about (this + 1) × partSizeBytes. */
   partConcurrency?: number;
+  /** OSS_REQUIRE_CRC: an upload or whole download without `x-oss-hash-crc64ecma` fails (IntegrityUnverifiable) instead of going unchecked. */
+  requireCrc?: boolean;
 }
+
+/** The OSS store, with what only OSS has. */
+export interface OssStorage extends Storage {
+  /**
+   * Aborts the multipart uploads under this store's prefix started more than `olderThanMs` ago
+   * (ListMultipartUploads → AbortMultipartUpload), so their parts stop being billed.
+   */
+  sweepStaleUploads(olderThanMs: number): Promise<{ aborted: number; failed: number }>;
+}
+
+/** One JSON log line on stderr, like the API's and the worker's own; never a secret in `fields`. */
+function warn(msg: string, fields: Record<string, unknown> = {}): void {
+  console.warn(JSON.stringify({ level: 'warn', msg, ...fields }));
+}
+
+const crcMissing = new Counter({
+  name: 'mediaflow_storage_crc_missing_total',
+  help: 'Uploads and whole-object downloads the object store sent no x-oss-hash-crc64ecma for (left unchecked unless OSS_REQUIRE_CRC)',
+  labelNames: ['operation'] as const,
+  registers: [registry],
+});
+let crcMissingLogged = false;
 
 const MAX_PARTS = 10_000;
 const MAX_PAGE = 1000;
@@ -65,6 +92,7 @@ export function ossOptionsFrom(config: Config): OssOptions {
     multipartThresholdBytes: config.OSS_MULTIPART_THRESHOLD_BYTES,
     partSizeBytes: config.OSS_PART_SIZE_BYTES,
     timeoutMs: config.OSS_TIMEOUT_SEC * 1000,
+    requireCrc: config.OSS_REQUIRE_CRC,
   };
 }
 
@@ -72,9 +100,10 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Worth another try: network trouble (-1), timeouts (-2), throttling and server errors. */
+/** Worth another try: network trouble (-1), timeouts (-2), throttling and server errors (not 501: the backend lacks the operation). */
 function transient(err: OssError): boolean {
   const status = err.status ?? 0;
+  if (status === 501 || err.code === 'NotImplemented') return false;
   if (status === -1 || status === -2 || status === 429 || status >= 500) return true;
   if (['SlowDown', 'ServiceUnavailable', 'InternalError', 'RequestTimeout', 'QpsLimitExceeded'].includes(err.code ?? '')) return true;
   return ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code ?? '');
@@ -121,13 +150,46 @@ function crcCheck(expected: string, what: string): Transform {
 }
 
 /**
+ * Exactly `length` bytes of `source` after skipping `skip`: stops reading (and closes the source)
+ * at the end of the slice, and fails when the source ends short of it. A backend's answer can
+ * then never push more or fewer bytes than the caller announced.
+ */
+function slice(source: Readable, skip: number, length: number, what: string): Readable {
+  async function* bytes(): AsyncGenerator<Buffer> {
+    let offset = 0;
+    let sent = 0;
+    for await (const raw of source) {
+      const chunk = raw as Buffer;
+      const from = Math.max(0, skip - offset);
+      const to = Math.min(chunk.length, skip + length - offset);
+      offset += chunk.length;
+      if (to > from) {
+        sent += to - from;
+        yield chunk.subarray(from, to);
+      }
+      // Leaving the loop destroys the source: the rest of an oversized answer is never read.
+      if (sent === length) return;
+    }
+    if (sent < length) throw new MediaflowError('StorageUnavailable', `${what}: the answer ended after ${sent} of ${length} bytes`);
+  }
+  return Readable.from(bytes(), { objectMode: false });
+}
+
+/** `bytes a-b/total` of a Content-Range header; total null for `*`. */
+function contentRange(value: string | undefined): { start: number; end: number; total: number | null } | null {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value?.trim() ?? '');
+  if (!m) return null;
+  return { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? null : Number(m[3]) };
+}
+
+/**
  * @example const storage = createOssStorage({ bucket: 'media', region: 'oss-cn-hangzhou', accessKeyId, accessKeySecret, prefix: '', … })
  */
-export function createOssStorage(options: OssOptions): Storage {
+export function createOssStorage(options: OssOptions): OssStorage {
   return bucketStore(options, options.bucket, options.prefix);
 }
 
-function bucketStore(options: OssOptions, bucket: string, prefix: string): Storage {
+function bucketStore(options: OssOptions, bucket: string, prefix: string): OssStorage {
   const retry = options.retry ?? DEFAULT_RETRY;
   const partConcurrency = options.partConcurrency ?? 3;
   const client = new OSS({
@@ -164,21 +226,39 @@ function bucketStore(options: OssOptions, bucket: string, prefix: string): Stora
 
   function infoFrom(key: string, res: { headers: Record<string, unknown> }, sizeBytes: number): ObjectInfo {
     const modified = header(res, 'last-modified') ?? header(res, 'date');
+    const crc64 = header(res, 'x-oss-hash-crc64ecma');
     return {
       key,
       sizeBytes,
       etag: header(res, 'etag') ?? '',
       contentType: header(res, 'content-type') ?? contentTypeFor(key),
       lastModified: modified ? new Date(modified) : new Date(),
+      ...(crc64 ? { crc64 } : {}),
     };
   }
 
   /** After an upload: what OSS stored must be what we sent, or the damaged object goes. */
   async function verifyCrc(name: string, what: string, expected: string | undefined, got: string): Promise<void> {
-    // Answers without a CRC (some proxies, old gateways) leave nothing to compare.
-    if (expected === undefined || expected === got) return;
+    if (expected === undefined) {
+      // Answers without a CRC (some proxies, gateways, other OSS-compatible stores) leave nothing to compare.
+      if (!options.requireCrc) return noCrc('upload', what);
+      await attempt(`delete of the unverifiable ${what}`, () => client.delete(name)).catch(() => undefined);
+      throw new MediaflowError('IntegrityUnverifiable', `${what}: the object store sent no x-oss-hash-crc64ecma to check it against (OSS_REQUIRE_CRC=true); the object was removed`);
+    }
+    if (expected === got) return;
     await attempt(`delete of the damaged ${what}`, () => client.delete(name)).catch(() => undefined);
     throw new MediaflowError('IntegrityCheckFailed', `${what}: OSS stored CRC64 ${expected}, we sent ${got}; the damaged object was removed`);
+  }
+
+  /** An unchecked transfer: counted every time, logged once per process. */
+  function noCrc(operation: 'upload' | 'download', what: string): void {
+    crcMissing.inc({ operation });
+    if (crcMissingLogged) return;
+    crcMissingLogged = true;
+    warn('the object store sends no x-oss-hash-crc64ecma: uploads and downloads go without their CRC-64 check (set OSS_REQUIRE_CRC=true to fail them instead); logged once, counted in mediaflow_storage_crc_missing_total', {
+      store: `oss://${bucket}/${prefix}`,
+      first: what,
+    });
   }
 
   async function head(key: string): Promise<ObjectInfo | null> {
@@ -204,12 +284,38 @@ function bucketStore(options: OssOptions, bucket: string, prefix: string): Stora
       if (err instanceof MediaflowError && err.code === 'StorageAccessDenied' && /UnknownError/.test(err.message)) await head(key);
       throw err;
     });
-    const total = res.status === 206 ? Number(/\/(\d+)$/.exec(header(res, 'content-range') ?? '')?.[1] ?? NaN) : Number(header(res, 'content-length'));
-    const info = infoFrom(key, res, total);
     stream.setTimeout(IDLE_TIMEOUT_MS, () => stream.destroy(new MediaflowError('StorageUnavailable', `${what}: no data for ${IDLE_TIMEOUT_MS / 1000} s`)));
+    const refuse = (detail: string): never => {
+      stream.destroy();
+      throw new MediaflowError('StorageUnavailable', `${what}: the object store answered ${detail}`);
+    };
+    const asked = range ? `bytes=${range.start}-${range.end}` : 'the whole object';
+    if (res.status === 206) {
+      // A 206 is only usable when its Content-Range holds the range asked for: then exactly that range is passed on.
+      const got = contentRange(header(res, 'content-range'));
+      if (!range || !got || got.total === null) return refuse(`206 with Content-Range "${header(res, 'content-range') ?? ''}" to a request for ${asked}`);
+      const end = Math.min(range.end, got.total - 1);
+      if (got.start > range.start || got.end < end || got.end >= got.total) return refuse(`206 with bytes ${got.start}-${got.end}/${got.total} to a request for ${asked}`);
+      return { info: infoFrom(key, res, got.total), body: slice(stream, range.start - got.start, end - range.start + 1, what) };
+    }
+    if (res.status !== 200) return refuse(`HTTP ${res.status} to a request for ${asked}`);
+    const total = Number(header(res, 'content-length'));
+    const info = infoFrom(key, res, total);
+    if (range) {
+      // The whole object for a range (a backend that ignores Range): cut the range out of it.
+      if (!Number.isFinite(total) || range.start >= total) return refuse(`200 with ${header(res, 'content-length') ?? 'no'} bytes to a request for ${asked}`);
+      return { info, body: slice(stream, range.start, Math.min(range.end, total - 1) - range.start + 1, what) };
+    }
     const expected = header(res, 'x-oss-hash-crc64ecma');
     // Only a whole body can be checked against the object's CRC.
-    if (res.status !== 200 || !expected) return { info, body: stream };
+    if (!expected) {
+      if (options.requireCrc) {
+        stream.destroy();
+        throw new MediaflowError('IntegrityUnverifiable', `${what}: the object store sent no x-oss-hash-crc64ecma to check the body against (OSS_REQUIRE_CRC=true)`);
+      }
+      noCrc('download', what);
+      return { info, body: stream };
+    }
     const checked = crcCheck(expected, what);
     stream.on('error', (err) => checked.destroy(err));
     return { info, body: stream.pipe(checked) };
@@ -308,14 +414,53 @@ function bucketStore(options: OssOptions, bucket: string, prefix: string): Stora
       if (upload) {
         const id = upload.id;
         await Promise.allSettled(upload.inflight);
-        // Parts of an abandoned upload are billed until aborted.
-        await attempt(`abort of the multipart upload of "${key}"`, () => client.abortMultipartUpload(name, id)).catch(() => undefined);
+        // Parts of an abandoned upload are billed until aborted; one that cannot be aborted now is
+        // logged, and the periodic sweep (OSS_MULTIPART_SWEEP_SEC) tries again later.
+        await attempt(`abort of the multipart upload of "${key}"`, () => client.abortMultipartUpload(name, id)).catch((abortErr: unknown) => {
+          warn('could not abort a failed multipart upload; its parts stay until the stale-upload sweep removes them', {
+            store: `oss://${bucket}/${prefix}`,
+            key,
+            uploadId: id,
+            error: (abortErr as Error).message,
+          });
+        });
       }
       throw translate(err, `upload of "${key}"`);
     }
   }
 
-  const store: Storage = {
+  async function sweepStaleUploads(olderThanMs: number): Promise<{ aborted: number; failed: number }> {
+    const cutoff = Date.now() - olderThanMs;
+    const result = { aborted: 0, failed: 0 };
+    let keyMarker = '';
+    let uploadIdMarker = '';
+    for (;;) {
+      const page = await attempt('listing of multipart uploads', () =>
+        client.listUploads(
+          { prefix, 'max-uploads': MAX_PAGE, ...(keyMarker ? { 'key-marker': keyMarker, 'upload-id-marker': uploadIdMarker } : {}) },
+          { timeout: options.timeoutMs },
+        ),
+      );
+      for (const u of page.uploads) {
+        if (!(Date.parse(u.initiated) < cutoff)) continue;
+        try {
+          await attempt(`abort of the stale multipart upload of "${u.name}"`, () => client.abortMultipartUpload(u.name, u.uploadId, { timeout: options.timeoutMs }));
+          result.aborted += 1;
+        } catch (err) {
+          // Gone meanwhile (completed, or aborted by another process): nothing left to do.
+          if (err instanceof MediaflowError && err.code === 'NotFound') continue;
+          result.failed += 1;
+          warn('could not abort a stale multipart upload', { store: `oss://${bucket}/${prefix}`, name: u.name, uploadId: u.uploadId, error: (err as Error).message });
+        }
+      }
+      if (!page.isTruncated || !page.nextKeyMarker) break;
+      keyMarker = page.nextKeyMarker;
+      uploadIdMarker = page.nextUploadIdMarker ?? '';
+    }
+    return result;
+  }
+
+  const store: OssStorage = {
     driver: 'oss',
     location: `oss://${bucket}/${prefix}`,
     head,
@@ -369,6 +514,7 @@ function bucketStore(options: OssOptions, bucket: string, prefix: string): Stora
     async check() {
       await attempt('listing (readiness check)', () => client.listV2({ prefix, 'max-keys': 1 }, { timeout: options.timeoutMs }));
     },
+    sweepStaleUploads,
   };
   return store;
 }

@@ -3,7 +3,9 @@
  * GetObject with Range, HeadObject, DeleteObject, ListObjectsV2, multipart upload) and checking
  * every request's V1 signature (header or signed URL) on its own, from the OSS documentation, so a
  * wrong secret fails with 403 SignatureDoesNotMatch as on the real service. Objects live in memory.
- * Faults can be injected: throttling/5xx answers, and bytes corrupted on the way in or out.
+ * Faults can be injected: throttling/5xx answers, and bytes corrupted on the way in or out; and
+ * the looser habits of other OSS-compatible backends can be switched on (`misbehave`): Range
+ * ignored or answered with another range, empty (multipart-style) ETags, no CRC-64 header.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -30,6 +32,7 @@ interface Upload {
   bucket: string;
   key: string;
   contentType: string;
+  initiated: Date;
   parts: Map<number, { data: Buffer; etag: string }>;
 }
 
@@ -78,6 +81,19 @@ class OssError extends Error {
   }
 }
 
+/** Habits of other OSS-compatible backends, all off by default. */
+export interface Misbehaviour {
+  /**
+   * `whole`: a ranged GET answers 200 with the whole object; `other-206`: 206 with the whole object
+   * and its true Content-Range; `first-byte-206`: 206 with only the first byte of the range.
+   */
+  range?: 'whole' | 'other-206' | 'first-byte-206' | null;
+  /** Every ETag (HEAD, GET, PUT, listing, multipart completion) is empty. */
+  emptyEtags?: boolean;
+  /** No `x-oss-hash-crc64ecma` on any answer. */
+  omitCrc?: boolean;
+}
+
 export interface OssServerOptions {
   buckets?: string[];
   accessKeyId?: string;
@@ -101,6 +117,7 @@ export async function startOssServer(options: OssServerOptions = {}) {
   const faults: Fault[] = [];
   let corruptStores = 0;
   let corruptDownloads = 0;
+  const habits: Misbehaviour = {};
 
   function bucketOf(req: http.IncomingMessage, path: string): { bucket: string | null; rest: string } {
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
@@ -181,7 +198,7 @@ export async function startOssServer(options: OssServerOptions = {}) {
   function objectHeaders(obj: StoredObject): Record<string, string> {
     return {
       'content-type': obj.contentType,
-      etag: obj.etag,
+      etag: habits.emptyEtags ? '' : obj.etag,
       'last-modified': obj.lastModified.toUTCString(),
       'x-oss-hash-crc64ecma': obj.crc64,
       'accept-ranges': 'bytes',
@@ -203,6 +220,7 @@ export async function startOssServer(options: OssServerOptions = {}) {
     const contentType = String(req.headers['content-type'] ?? 'application/octet-stream');
     if (key === '') {
       if (method === 'GET' && query.get('list-type') === '2') return listV2(bucket, query);
+      if (method === 'GET' && query.has('uploads')) return listUploads(bucket, query);
       throw new OssError(400, 'InvalidArgument', 'This test server only lists with list-type=2.');
     }
     const objs = objects(bucket);
@@ -223,7 +241,7 @@ export async function startOssServer(options: OssServerOptions = {}) {
     }
     if (method === 'POST' && query.has('uploads')) {
       const id = randomBytes(16).toString('hex').toUpperCase();
-      uploads.set(id, { bucket: bucket!, key, contentType, parts: new Map() });
+      uploads.set(id, { bucket: bucket!, key, contentType, initiated: new Date(), parts: new Map() });
       return { status: 200, headers: { 'content-type': 'application/xml' }, body: xml('InitiateMultipartUploadResult', [['Bucket', bucket!], ['Key', key], ['UploadId', id]]) };
     }
     if (method === 'POST' && query.has('uploadId')) {
@@ -268,7 +286,15 @@ export async function startOssServer(options: OssServerOptions = {}) {
       let data = obj.data;
       let status = 200;
       const range = /^bytes=(\d*)-(\d*)$/.exec(String(req.headers.range ?? ''));
-      if (range && (range[1] || range[2])) {
+      if (range && (range[1] || range[2]) && habits.range === 'other-206') {
+        status = 206;
+        headers['content-range'] = `bytes 0-${obj.data.length - 1}/${obj.data.length}`;
+      } else if (range && range[1] && habits.range === 'first-byte-206') {
+        const start = Number(range[1]);
+        data = obj.data.subarray(start, start + 1);
+        status = 206;
+        headers['content-range'] = `bytes ${start}-${start}/${obj.data.length}`;
+      } else if (range && (range[1] || range[2]) && habits.range !== 'whole') {
         const size = obj.data.length;
         const suffix = range[1] === '';
         const start = suffix ? Math.max(0, size - Number(range[2])) : Number(range[1]);
@@ -291,6 +317,29 @@ export async function startOssServer(options: OssServerOptions = {}) {
     throw new OssError(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
   }
 
+  /** ListMultipartUploads: uploads under `prefix`, in key then initiation order, `max-uploads` at a time. */
+  function listUploads(bucket: string | null, query: URLSearchParams): Reply {
+    const prefix = query.get('prefix') ?? '';
+    const max = Math.min(Number(query.get('max-uploads') ?? 1000), 1000);
+    const keyMarker = query.get('key-marker') ?? '';
+    const idMarker = query.get('upload-id-marker') ?? '';
+    const all = [...uploads.entries()]
+      .filter(([, u]) => u.bucket === bucket && u.key.startsWith(prefix))
+      .sort(([ia, a], [ib, b]) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)) || a.initiated.getTime() - b.initiated.getTime() || ia.localeCompare(ib))
+      .filter(([id, u]) => !keyMarker || u.key > keyMarker || (u.key === keyMarker && idMarker !== '' && id > idMarker));
+    const page = all.slice(0, max);
+    const truncated = all.length > page.length;
+    const items = page
+      .map(([id, u]) => `  <Upload>\n    <Key>${xmlEscape(u.key)}</Key>\n    <UploadId>${id}</UploadId>\n    <Initiated>${u.initiated.toISOString()}</Initiated>\n  </Upload>\n`)
+      .join('');
+    const last = page.at(-1);
+    const fields: [string, string | number | boolean][] = [
+      ['Bucket', bucket!], ['Prefix', prefix], ['KeyMarker', keyMarker], ['UploadIdMarker', idMarker], ['MaxUploads', max], ['IsTruncated', truncated],
+      ['NextKeyMarker', truncated && last ? last[1].key : ''], ['NextUploadIdMarker', truncated && last ? last[0] : ''],
+    ];
+    return { status: 200, headers: { 'content-type': 'application/xml' }, body: xml('ListMultipartUploadsResult', fields, items) };
+  }
+
   function listV2(bucket: string | null, query: URLSearchParams): Reply {
     const objs = objects(bucket);
     const prefix = query.get('prefix') ?? '';
@@ -305,7 +354,7 @@ export async function startOssServer(options: OssServerOptions = {}) {
     const contents = page
       .map((k) => {
         const o = objs.get(k)!;
-        const f: [string, string | number][] = [['Key', k], ['LastModified', o.lastModified.toISOString()], ['ETag', o.etag], ['Type', 'Normal'], ['Size', o.data.length], ['StorageClass', 'Standard']];
+        const f: [string, string | number][] = [['Key', k], ['LastModified', o.lastModified.toISOString()], ['ETag', habits.emptyEtags ? '' : o.etag], ['Type', 'Normal'], ['Size', o.data.length], ['StorageClass', 'Standard']];
         return `  <Contents>\n${f.map(([n, v]) => `    <${n}>${xmlEscape(String(v))}</${n}>`).join('\n')}\n  </Contents>\n`;
       })
       .join('');
@@ -345,6 +394,11 @@ export async function startOssServer(options: OssServerOptions = {}) {
         };
       }
       requests.push({ method: req.method ?? '', bucket, key, query: url.search, status: reply.status });
+      if (reply.headers && habits.omitCrc) delete reply.headers['x-oss-hash-crc64ecma'];
+      // Parts keep theirs: completion lists them, as with such backends.
+      const part = req.method === 'PUT' && url.searchParams.has('uploadId');
+      if (reply.headers?.etag !== undefined && habits.emptyEtags && !part) reply.headers.etag = '';
+      if (typeof reply.body === 'string' && habits.emptyEtags) reply.body = reply.body.replace(/<ETag>[^<]*<\/ETag>/g, '<ETag></ETag>');
       const payload = reply.body === undefined ? Buffer.alloc(0) : Buffer.from(reply.body);
       res.writeHead(reply.status, {
         server: 'AliyunOSS',
@@ -373,6 +427,20 @@ export async function startOssServer(options: OssServerOptions = {}) {
     /** Multipart uploads started and neither completed nor aborted. */
     openUploads(): number {
       return uploads.size;
+    },
+    /** The keys of the open multipart uploads. */
+    openUploadKeys(): string[] {
+      return [...uploads.values()].map((u) => u.key).sort();
+    },
+    /** Makes every open multipart upload of `key` (or all) look `ms` older. */
+    backdateUploads(ms: number, key?: string): void {
+      for (const u of uploads.values()) if (key === undefined || u.key === key) u.initiated = new Date(u.initiated.getTime() - ms);
+    },
+    /** Switches looser backend habits on (or off again with null/false); returns the previous ones. */
+    misbehave(patch: Misbehaviour): Misbehaviour {
+      const previous = { ...habits };
+      Object.assign(habits, patch);
+      return previous;
     },
     /** The next `count` matching requests fail with `status`/`code` (503 SlowDown: throttling). */
     failNext(count: number, fault: Partial<Omit<Fault, 'remaining'>> = {}): void {

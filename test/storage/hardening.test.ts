@@ -162,3 +162,172 @@ describe('IPv6 forms that embed IPv4 are judged by the IPv4 address (item 18)', 
     assert.match(err.message, /resolves to a non-public address \(2002:7f00:1::1\)/);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Object store answers that do not match the request (items 7, 8, 11)
+
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { loadConfig } from '../../model/config';
+import { startApi, type RunningApi } from '../../api/server';
+import { withLocalInput } from '../../activities/local-input';
+import type { ActivityDeps } from '../../activities/deps';
+import { createOssStorage, type OssOptions, type OssStorage } from '../../storage/oss';
+import { createStorage } from '../../storage/create-storage';
+import { startOssServer, type OssServer } from '../helpers/oss-server';
+
+function ossOptions(oss: OssServer, extra: Partial<OssOptions> = {}): OssOptions {
+  return {
+    endpoint: oss.endpoint,
+    region: 'oss-cn-hangzhou',
+    bucket: 'media',
+    accessKeyId: oss.accessKeyId,
+    accessKeySecret: oss.accessKeySecret,
+    prefix: 'mf/',
+    inputBuckets: [],
+    multipartThresholdBytes: 1024 * 1024,
+    partSizeBytes: 512 * 1024,
+    timeoutMs: 20_000,
+    retry: { attempts: 5, baseMs: 5, maxMs: 50 },
+    ...extra,
+  };
+}
+
+async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Captures console.warn's JSON lines while `fn` runs. */
+async function warnings<T>(fn: () => Promise<T>): Promise<{ result: T; lines: Record<string, unknown>[] }> {
+  const lines: Record<string, unknown>[] = [];
+  const original = console.warn;
+  console.warn = (...args: unknown[]) => {
+    try {
+      lines.push(JSON.parse(String(args[0])) as Record<string, unknown>);
+    } catch {
+      original(...args);
+    }
+  };
+  try {
+    return { result: await fn(), lines };
+  } finally {
+    console.warn = original;
+  }
+}
+
+/** Everything the server sends on one socket until it closes (or `idleMs` of silence). */
+function rawExchange(port: number, requests: string[], idleMs = 5000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let pending = [...requests];
+    socket.setTimeout(idleMs, () => socket.end());
+    socket.on('connect', () => socket.write(pending.shift()!));
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      // A client sends its next request once it has read the previous response (head + announced body).
+      const parsed = parseResponses(Buffer.concat(chunks));
+      if (pending.length && parsed.length === requests.length - pending.length && parsed.at(-1)!.complete) socket.write(pending.shift()!);
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+interface RawResponse {
+  statusLine: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  complete: boolean;
+}
+
+/** HTTP/1.1 responses back to back, framed by Content-Length as any client frames them. */
+function parseResponses(data: Buffer): RawResponse[] {
+  const out: RawResponse[] = [];
+  let at = 0;
+  while (at < data.length) {
+    const end = data.indexOf('\r\n\r\n', at);
+    if (end < 0) {
+      out.push({ statusLine: data.subarray(at, Math.min(at + 40, data.length)).toString('latin1'), headers: {}, body: Buffer.alloc(0), complete: false });
+      break;
+    }
+    const [statusLine = '', ...lines] = data.subarray(at, end).toString('latin1').split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const l of lines) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+    const length = Number(headers['content-length'] ?? 0);
+    const body = data.subarray(end + 4, end + 4 + length);
+    out.push({ statusLine, headers, body, complete: body.length === length });
+    at = end + 4 + length;
+  }
+  return out;
+}
+
+describe('a backend that answers a ranged GET with more than the range (item 7)', () => {
+  let oss: OssServer;
+  let api: RunningApi;
+  let port: number;
+  const object = randomBytes(3 * 1024 * 1024 + 17);
+
+  before(async () => {
+    oss = await startOssServer({ buckets: ['media'] });
+    await fs.mkdir(path.join(dir, 'api'), { recursive: true });
+    const config = loadConfig({ DATA_DIR: path.join(dir, 'api'), PORT: '0', ...oss.env('media', { OSS_MULTIPART_SWEEP_SEC: '0' }) });
+    api = await startApi(config);
+    port = Number(new URL(api.url).port);
+    const put = await fetch(`${api.url}/v1/objects/raw/big.bin`, { method: 'PUT', body: object });
+    assert.equal(put.status, 201);
+  });
+  after(async () => {
+    await api?.close();
+    await oss?.close();
+  });
+
+  for (const habit of ['whole', 'other-206'] as const) {
+    test(`Range: bytes=0-0 answered ${habit === 'whole' ? '200 with the whole object' : '206 with the whole object'}: one keep-alive socket, the ranged GET then GET /healthz both parse`, async () => {
+      oss.misbehave({ range: habit });
+      try {
+        const data = await rawExchange(port, [
+          'GET /v1/objects/raw/big.bin HTTP/1.1\r\nHost: mediaflow\r\nRange: bytes=0-0\r\n\r\n',
+          'GET /healthz HTTP/1.1\r\nHost: mediaflow\r\nConnection: close\r\n\r\n',
+        ]);
+        const [ranged, health, ...rest] = parseResponses(data);
+        assert.ok(ranged && health, `two responses, got ${data.length} bytes`);
+        assert.equal(ranged.statusLine, 'HTTP/1.1 206 Partial Content');
+        assert.equal(ranged.headers['content-length'], '1');
+        assert.equal(ranged.headers['content-range'], `bytes 0-0/${object.length}`);
+        assert.deepEqual(ranged.body, object.subarray(0, 1));
+        assert.match(health.statusLine, /^HTTP\/1\.1 200 /, `the second response starts with ${JSON.stringify(health.statusLine)}`);
+        assert.equal(health.complete, true);
+        assert.deepEqual(rest, [], 'nothing after the second response');
+      } finally {
+        oss.misbehave({ range: null });
+      }
+    });
+  }
+
+  test('through the driver: any ranged answer is cut to exactly the range asked for; one that does not hold it fails cleanly', async () => {
+    const store = createOssStorage(ossOptions(oss, { prefix: '' }));
+    for (const habit of ['whole', 'other-206', null] as const) {
+      oss.misbehave({ range: habit });
+      const { info, body } = await store.get('raw/big.bin', { start: 1000, end: 1999 });
+      assert.deepEqual(await readAll(body), object.subarray(1000, 2000), String(habit));
+      assert.equal(info.sizeBytes, object.length);
+      const tail = await store.get('raw/big.bin', { start: object.length - 5, end: object.length + 100 });
+      assert.deepEqual(await readAll(tail.body), object.subarray(object.length - 5), `${habit}: an end past the object is clamped`);
+    }
+    oss.misbehave({ range: 'first-byte-206' });
+    try {
+      const err = await rejection(store.get('raw/big.bin', { start: 1000, end: 1999 }));
+      assert.equal(err.code, 'StorageUnavailable');
+      assert.match(err.message, /answered 206 with bytes 1000-1000\/\d+ to a request for bytes=1000-1999/);
+      // The API answers that as a problem, not as a 206 with the wrong bytes.
+      const res = await fetch(`${api.url}/v1/objects/raw/big.bin`, { headers: { range: 'bytes=1000-1999' } });
+      assert.equal(res.status, 503);
+      assert.equal((await res.json() as { code: string }).code, 'StorageUnavailable');
+    } finally {
+      oss.misbehave({ range: null });
+    }
+  });
+});
