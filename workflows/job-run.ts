@@ -1,0 +1,515 @@
+/**
+ * One mediaJob execution's state and the pieces that change it: the task table, the generic task
+ * runner ("run this activity for these task ids, record the outcome on each"), dependency order by
+ * task id, cancel, the retry window's bookkeeping, notification and cleanup. Pure orchestration:
+ * every piece of I/O is an activity. The workflow function (media-job.ts) is only the loop.
+ *
+ * The commands this code issues, and their order, are what recorded histories replay
+ * (test/workflows/replay.test.ts): change them only behind `patched()`.
+ */
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancelledFailure,
+  CancellationScope,
+  TimeoutFailure,
+  condition,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
+import type { JobSpec } from '../model/job';
+import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, TaskKind, TaskState } from '../model/job-state';
+import { planJob, type MediaTask, type PackageTask, type Plan } from '../media/plan';
+import { cancelSignal, pipelineResumedSignal, retrySignal, retryUpdate, searchAttributes, stateQuery } from './definitions';
+
+const retry = {
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '1m',
+  maximumAttempts: 5,
+  // Broken media and bad settings fail the same way every time: do not retry them.
+  nonRetryableErrorTypes: nonRetryableCodes,
+};
+
+/** A dead worker is noticed within the heartbeat timeout, and its task moves to another worker. */
+const heartbeating = { heartbeatTimeout: '10s', cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };
+
+/** How often a job held by a paused pipeline checks on its own, in case a resume signal missed it. */
+const PIPELINE_RECHECK = '30s';
+
+/**
+ * The version marker of the `MediaFinishedAt` search attribute. Its upserts are commands that
+ * histories recorded before it do not have: `patched()` is false while such a history replays (so
+ * it replays as recorded) and true, with a marker in the history, for every run after it.
+ */
+export const FINISHED_AT_PATCH = 'finished-at-attribute';
+
+const options: Record<'probe' | 'media' | 'cleanup' | 'notify' | 'pipeline', ActivityOptions> = {
+  pipeline: { startToCloseTimeout: '30s', retry, cancellationType: ActivityCancellationType.TRY_CANCEL },
+  probe: { startToCloseTimeout: '30m', retry, ...heartbeating },
+  media: { startToCloseTimeout: '12h', retry, ...heartbeating },
+  cleanup: { startToCloseTimeout: '5m', retry, cancellationType: ActivityCancellationType.TRY_CANCEL },
+  notify: {
+    startToCloseTimeout: '1m',
+    retry: { ...retry, initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 6 },
+    cancellationType: ActivityCancellationType.TRY_CANCEL,
+  },
+};
+
+/** What every activity of ours resolves to: its value and the attempt that produced it. */
+type Attempted<T> = { value: T; attempt: number };
+
+/** One task of a round's graph: started once every task it depends on (by id) is done. */
+export interface GraphStep {
+  id: string;
+  dependsOn: string[];
+  run(): Promise<void>;
+}
+
+/** What an activity's failure means for the tasks it carried. */
+type Outcome = { status: 'canceled'; attempts: number | null } | { status: 'failed'; error: JobError; attempts: number | null };
+
+/** Reads the code, message and attempt out of an activity failure (or its cancellation). */
+export function outcomeOf(err: unknown): Outcome {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (isCancellation(err)) {
+    // An activity that was running when canceled says which attempt it was (absent: it never ran).
+    const detail = cause instanceof CancelledFailure ? (cause.details?.[0] as { attempt?: number } | undefined) : undefined;
+    return { status: 'canceled', attempts: typeof detail?.attempt === 'number' ? detail.attempt : null };
+  }
+  if (cause instanceof ApplicationFailure) {
+    const code = cause.type ?? 'Internal';
+    const detail = cause.details?.[0] as { attempt?: number } | undefined;
+    return {
+      status: 'failed',
+      error: { code, message: cause.message, retryable: isErrorCode(code) ? errorCodes[code].retryable : true },
+      attempts: detail?.attempt ?? null,
+    };
+  }
+  if (cause instanceof TimeoutFailure) {
+    return { status: 'failed', error: { code: 'TaskTimeout', message: `the task timed out (${cause.timeoutType})`, retryable: true }, attempts: null };
+  }
+  return { status: 'failed', error: { code: 'Internal', message: err instanceof Error ? err.message : String(err), retryable: true }, attempts: null };
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+/** A promise with its resolve function, made before anyone waits on it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** The tasks whose results a media task uses: its watermarks' assets, a package's rungs. */
+export function dependenciesOf(m: MediaTask): string[] {
+  if (m.kind === 'transcode') return [...new Set(m.watermarks.map((w) => w.taskId))];
+  if (m.kind === 'package') return m.rungTaskIds;
+  return [];
+}
+
+/** The probe's result and the plan made from it: both or neither. */
+interface Planned {
+  media: MediaInfo;
+  plan: Plan;
+}
+
+export class JobRun {
+  readonly state: JobState;
+  /** Which retry this is (0: the first run); part of activity ids and webhook ids. */
+  round = 0;
+  private planned: Planned | null = null;
+  private cancelRequest: { reason: string } | null = null;
+  private retryRequested = false;
+  private pipelineResumed = false;
+  private scope: CancellationScope | null = null;
+
+  constructor(readonly spec: JobSpec) {
+    this.state = {
+      id: spec.id,
+      status: 'queued',
+      progress: 0,
+      pipeline: spec.pipeline,
+      createdAt: spec.createdAt,
+      startedAt: null,
+      finishedAt: null,
+      input: { ...spec.input, media: null },
+      tasks: [],
+      outputs: [],
+      snapshots: [],
+      notifications: [],
+      error: null,
+      userData: spec.userData,
+    };
+  }
+
+  // ── Control: signals, the update, Temporal's own cancellation ─────────────────────────────
+
+  /** The state query, the cancel/retry/pipelineResumed signals, the retry update, Temporal's cancel. */
+  installHandlers(): void {
+    setHandler(stateQuery, () => this.state);
+    setHandler(cancelSignal, (args) => this.requestCancel(args?.reason ?? 'the cancel signal'));
+    setHandler(pipelineResumedSignal, () => {
+      this.pipelineResumed = true;
+    });
+    setHandler(retrySignal, () => {
+      if (this.canRetry()) this.retryRequested = true;
+      else this.noteIgnoredRetry();
+    });
+    setHandler(
+      retryUpdate,
+      () => {
+        this.retryRequested = true;
+        return { tasks: this.failedTasks().map((t) => t.id) };
+      },
+      {
+        validator: () => {
+          if (!this.canRetry()) throw new Error(this.state.status === 'failed' ? 'a retry is already under way' : `the job is ${this.state.status}, not failed: nothing to retry`);
+        },
+      },
+    );
+    // Temporal's own cancellation (handle.cancel(), the UI's button) takes the signal's path.
+    CancellationScope.current().cancelRequested.catch(() => this.requestCancel('a workflow cancellation request'));
+  }
+
+  requestCancel(reason: string): void {
+    if (this.cancelRequest || this.isFinal()) return;
+    this.cancelRequest = { reason };
+    this.scope?.cancel();
+  }
+
+  /** Why the job is being canceled; null while it is not. */
+  cancelReason(): string | null {
+    return this.cancelRequest?.reason ?? null;
+  }
+
+  isFinal(): boolean {
+    const s = this.state.status;
+    return s === 'succeeded' || s === 'canceled' || (s === 'failed' && !this.retryRequested);
+  }
+
+  failedTasks(): TaskState[] {
+    return this.state.tasks.filter((t) => t.kind !== 'notify' && (t.status === 'failed' || t.status === 'canceled'));
+  }
+
+  canRetry(): boolean {
+    return this.state.status === 'failed' && !this.retryRequested && !this.cancelRequest && this.failedTasks().length > 0;
+  }
+
+  /**
+   * A `retry` signal has no answer (the update has its validator): when there is nothing to retry,
+   * the worker log and the job itself say that it was received and ignored.
+   */
+  private noteIgnoredRetry(): void {
+    const why =
+      this.state.status === 'failed'
+        ? this.retryRequested
+          ? 'a retry is already under way'
+          : this.cancelRequest
+            ? 'the job is being canceled'
+            : 'no task failed'
+        : `the job is ${this.state.status}, not failed`;
+    const message = `retry signal ignored: ${why}`;
+    log.warn(message, { jobId: this.spec.id, status: this.state.status });
+    (this.state.notes ??= []).push({ at: now(), message });
+  }
+
+  // ── The task table ─────────────────────────────────────────────────────────────────────
+
+  /** The task with this id, added (pending) if the job has none yet. */
+  task(id: string, kind: TaskKind): TaskState {
+    let t = this.state.tasks.find((x) => x.id === id);
+    if (!t) {
+      t = { id, kind, status: 'pending', progress: 0, attempts: 0, error: null };
+      this.state.tasks.push(t);
+    }
+    return t;
+  }
+
+  private findTask(id: string): TaskState | undefined {
+    return this.state.tasks.find((x) => x.id === id);
+  }
+
+  /** Job progress: the share of its work that is settled (canceled work is not done work). */
+  showProgress(): void {
+    const work = this.state.tasks.filter((t) => t.kind !== 'notify');
+    const done = work.filter((t) => t.status === 'succeeded' || t.status === 'failed' || t.status === 'skipped').length;
+    this.state.progress = work.length ? Math.round((done / work.length) * 1000) / 1000 : 0;
+    setCurrentDetails(`${this.state.status} · ${done}/${work.length} tasks done · ${Math.round(this.state.progress * 100)}%${this.round ? ` · retry ${this.round}` : ''}`);
+  }
+
+  setStatus(status: JobStatus): void {
+    this.state.status = status;
+    upsertSearchAttributes([{ key: searchAttributes.status, value: status }]);
+    this.showProgress();
+  }
+
+  /** The end of processing: `finishedAt` in the job and, for runs after the patch, in visibility. */
+  private finish(status: JobStatus): void {
+    this.state.finishedAt = now();
+    this.state.status = status;
+    if (patched(FINISHED_AT_PATCH)) {
+      upsertSearchAttributes([
+        { key: searchAttributes.status, value: status },
+        { key: searchAttributes.finishedAt, value: new Date(this.state.finishedAt) },
+      ]);
+    } else {
+      upsertSearchAttributes([{ key: searchAttributes.status, value: status }]);
+    }
+    this.showProgress();
+  }
+
+  // ── The task runner ────────────────────────────────────────────────────────────────────
+
+  /** Proxies for one kind of activity, under the activity id of a task (`#round` on retries). */
+  activities(kind: keyof typeof options, taskId: string, round = this.round) {
+    return proxyActivities<Activities>({ ...options[kind], activityId: round ? `${taskId}#${round}` : taskId });
+  }
+
+  /**
+   * Runs one activity on behalf of the given tasks (registered already) and records its outcome
+   * on each of them: running, then succeeded with the attempt that did it, failed with the error,
+   * or canceled. Resolves the activity's value, or null when it did not succeed; never throws.
+   */
+  async runActivity<T>(taskIds: string[], call: () => Promise<Attempted<T>>): Promise<T | null> {
+    const tasks = taskIds.map((id) => this.findTask(id)).filter((t): t is TaskState => t !== undefined);
+    for (const t of tasks) Object.assign(t, { status: 'running', progress: 0, error: null });
+    this.showProgress();
+    try {
+      const { value, attempt } = await call();
+      for (const t of tasks) Object.assign(t, { status: 'succeeded', progress: 1, attempts: attempt });
+      return value;
+    } catch (err) {
+      const outcome = outcomeOf(err);
+      for (const t of tasks) {
+        t.attempts = outcome.attempts ?? t.attempts;
+        t.status = outcome.status;
+        if (outcome.status === 'failed') t.error = outcome.error;
+      }
+      return null;
+    } finally {
+      this.showProgress();
+    }
+  }
+
+  /**
+   * Runs a round's steps concurrently, each once the tasks it depends on are done. Every step's
+   * "done" promise exists before any step starts, so order never depends on microtask timing.
+   * A step whose dependency did not succeed does not run: it is canceled when the job is being
+   * canceled or the dependency was canceled, else it fails with DependencyFailed (a retry re-runs both).
+   */
+  async runGraph(steps: GraphStep[]): Promise<void> {
+    const done = new Map(steps.map((s) => [s.id, deferred()]));
+    await Promise.all(
+      steps.map(async (s) => {
+        try {
+          await Promise.all(s.dependsOn.map((id) => done.get(id)?.promise));
+          const blocker = s.dependsOn.map((id) => this.findTask(id)).find((d) => d?.status !== 'succeeded');
+          const t = this.findTask(s.id);
+          if (blocker !== undefined || !t) {
+            if (!t) return;
+            if (this.cancelRequest || blocker?.status === 'canceled') {
+              t.status = 'canceled';
+            } else {
+              const needs = blocker ? `${blocker.id}, which failed` : 'a task the job does not have';
+              Object.assign(t, { status: 'failed', error: { code: 'DependencyFailed', message: `needs ${needs}`, retryable: false } });
+            }
+            return;
+          }
+          await s.run();
+        } finally {
+          done.get(s.id)?.resolve();
+        }
+      }),
+    );
+  }
+
+  // ── The work of a round ────────────────────────────────────────────────────────────────
+
+  /** Probes the input and plans the job; null when the probe did not succeed. */
+  private async probeAndPlan(): Promise<Planned | null> {
+    this.setStatus('probing');
+    const { probeInput } = this.activities('probe', 'probe');
+    this.task('probe', 'probe');
+    const media = await this.runActivity(['probe'], () => probeInput(this.spec.input));
+    if (!media) return null;
+    this.state.input.media = media;
+    const plan = planJob(this.spec, media);
+    this.planned = { media, plan };
+    this.applyRefusals(plan);
+    return this.planned;
+  }
+
+  /** The planner's refusals are failed tasks (the same spec and media refuse the same way on a retry). */
+  private applyRefusals(plan: Plan): void {
+    for (const r of plan.refused) Object.assign(this.task(r.id, r.kind), { status: 'failed', error: r.error });
+  }
+
+  /** One round: probe (unless done), plan, then every task not yet succeeded, in dependency order. */
+  async work(): Promise<void> {
+    this.state.startedAt ??= now();
+    const planned = this.planned ?? (await this.probeAndPlan());
+    if (!planned) return;
+    this.setStatus('processing');
+    const todo = planned.plan.tasks.filter((m) => this.task(m.id, m.kind).status !== 'succeeded');
+    await this.runGraph(todo.map((m) => ({ id: m.id, dependsOn: dependenciesOf(m), run: () => this.runMediaTask(m, planned.plan) })));
+  }
+
+  /** Runs one media task's activity and keeps what it made. */
+  private async runMediaTask(m: MediaTask, plan: Plan): Promise<void> {
+    const acts = this.activities('media', m.id);
+    switch (m.kind) {
+      case 'transcode': {
+        const output = await this.runActivity([m.id], () => acts.transcode({ input: this.spec.input, task: m }));
+        // A ladder's rungs are the package's material, not outputs of their own.
+        if (output && !m.rung) this.state.outputs.push(output);
+        return;
+      }
+      case 'snapshot': {
+        const snap = await this.runActivity([m.id], () => acts.snapshot({ input: this.spec.input, task: m }));
+        if (snap) this.state.snapshots.push(snap);
+        return;
+      }
+      case 'watermark':
+        await this.runActivity([m.id], () => acts.watermark({ task: m }));
+        return;
+      case 'package':
+        return this.runPackage(m, plan);
+    }
+  }
+
+  private async runPackage(m: PackageTask, plan: Plan): Promise<void> {
+    const rungs = plan.tasks.flatMap((r) => (r.kind === 'transcode' && r.rung && m.rungTaskIds.includes(r.id) ? [{ name: r.rung.name, key: r.outputKey }] : []));
+    const { packageOutput } = this.activities('media', m.id);
+    const output = await this.runActivity([m.id], () => packageOutput({ task: m, rungs }));
+    if (!output) return;
+    this.state.outputs.push(output);
+    // The segments now hold the rungs' media: the intermediate files can go.
+    await this.removeObjects(`cleanup:${m.name}`, rungs.map((r) => r.key), [], `the rung files of ${m.id}`);
+  }
+
+  /** A cleanup that may fail without failing the job: the failure is logged, never thrown. */
+  private async removeObjects(activityId: string, keys: string[], prefixes: string[], what: string): Promise<void> {
+    const { removeObjects } = this.activities('cleanup', activityId);
+    await removeObjects(keys, prefixes).catch((err: unknown) => {
+      log.warn(`cleanup failed: ${what} stay in the store`, { jobId: this.spec.id, keys, prefixes, error: err instanceof Error ? err.message : String(err) });
+    });
+  }
+
+  /** A paused pipeline holds the job in `queued` until it is active again (or the job is canceled). */
+  async waitForPipeline(): Promise<void> {
+    const { pipelineState } = this.activities('pipeline', 'pipeline', 0);
+    setCurrentDetails(`queued · pipeline ${this.spec.pipeline} is paused`);
+    while ((await pipelineState({ tenant: this.spec.tenant, pipeline: this.spec.pipeline })) === 'paused') {
+      this.pipelineResumed = false;
+      await condition(() => this.pipelineResumed, PIPELINE_RECHECK);
+    }
+  }
+
+  /** Runs `fn` in a scope that a cancel request cancels. */
+  async cancellable(fn: () => Promise<void>): Promise<void> {
+    this.scope = new CancellationScope();
+    await this.scope.run(fn);
+  }
+
+  // ── Ends of a round ────────────────────────────────────────────────────────────────────
+
+  /** The round's outcome: succeeded, or failed with the first failed task's error. */
+  finishRound(): void {
+    const failed = this.failedTasks();
+    const first = failed[0];
+    this.state.error = first?.error
+      ? {
+          code: first.error.code,
+          message:
+            failed.length === 1
+              ? `${first.id}: ${first.error.message}`
+              : `${failed.length} of ${this.state.tasks.filter((t) => t.kind !== 'notify').length} tasks failed; first ${first.id}: ${first.error.message}`,
+          retryable: failed.every((t) => t.error?.retryable),
+        }
+      : null;
+    this.finish(first ? 'failed' : 'succeeded');
+  }
+
+  /** Everything a canceled job leaves behind: nothing in the store, every open task canceled. */
+  async finishCanceled(reason: string): Promise<void> {
+    for (const t of this.state.tasks) if (t.status === 'pending' || t.status === 'running') t.status = 'canceled';
+    if (this.state.tasks.some((t) => t.kind !== 'probe')) {
+      // Everything a job writes lives in its own folder: outputs, segments, snapshots, assets.
+      const folder = `${this.spec.outputPrefix}${this.spec.id}/`;
+      await this.removeObjects('cleanup', [], [folder], `objects under ${folder}`);
+    }
+    this.state.outputs = [];
+    this.state.snapshots = [];
+    this.state.error = { code: 'Canceled', message: `canceled by ${reason}`, retryable: false };
+    this.finish('canceled');
+    await this.notifyOnce('job.canceled');
+  }
+
+  /** Watermark assets served the transcodes; a succeeded job's folder holds only what was asked for. */
+  async removeIntermediates(): Promise<void> {
+    const keys = this.planned?.plan.tasks.flatMap((m) => (m.kind === 'watermark' ? [m.assetKey] : [])) ?? [];
+    if (!keys.length) return;
+    await this.removeObjects('cleanup:watermarks', keys, [], 'watermark assets');
+  }
+
+  async notifyOnce(event: NotificationState['event']): Promise<void> {
+    const t = this.task('notify', 'notify');
+    if (!this.spec.notify) {
+      t.status = 'skipped';
+      this.state.notifications.push({ event, status: 'skipped', attempts: 0 });
+      return;
+    }
+    const url = this.spec.notify.url;
+    // Visible while delivery (and its retries) run: the job is already final by then.
+    const record: NotificationState = { event, status: 'pending', attempts: 0 };
+    this.state.notifications.push(record);
+    const { notify } = this.activities('notify', 'notify');
+    // One id per event and round: receivers drop duplicate attempts, not a later retry's news.
+    const webhookId = `${this.spec.id}:${event}:${this.round}`;
+    await this.runActivity(['notify'], () => notify({ url, event, tenant: this.spec.tenant, webhookId, job: this.state }));
+    Object.assign(record, { status: t.status === 'succeeded' ? 'delivered' : 'failed', attempts: t.attempts });
+  }
+
+  /**
+   * A failed job stays open for a retry of its failed tasks until the window closes: true when a
+   * retry was asked for, false when the window closed or a cancel ended it.
+   */
+  async awaitRetry(): Promise<boolean> {
+    try {
+      const asked = await condition(() => this.retryRequested || this.cancelRequest !== null, this.spec.retryWindowSec * 1000);
+      return asked && this.retryRequested;
+    } catch (err) {
+      if (isCancellation(err)) return false;
+      throw err;
+    }
+  }
+
+  /** The next round: only failed tasks run again (and probing, if the probe failed). */
+  startRetryRound(): void {
+    this.round += 1;
+    this.retryRequested = false;
+    this.state.finishedAt = null;
+    if (patched(FINISHED_AT_PATCH)) upsertSearchAttributes([{ key: searchAttributes.finishedAt, value: null }]);
+    this.state.error = null;
+    for (const t of this.failedTasks()) Object.assign(t, { status: 'pending', progress: 0, error: null });
+    if (this.task('probe', 'probe').status === 'pending') {
+      // A failed probe means probing and planning start over (the input may have been replaced).
+      this.planned = null;
+    } else if (this.planned) {
+      // Same spec, same media: the planner's refusals stand.
+      this.applyRefusals(this.planned.plan);
+    }
+  }
+}
