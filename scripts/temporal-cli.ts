@@ -74,6 +74,10 @@ export interface DevServerOptions {
 export interface DevServer {
   address: string;
   uiUrl: string | null;
+  /** The server process (null when the SDK runs a downloaded one). */
+  pid: number | null;
+  /** Resolves when the server process has exited, for whatever reason. */
+  exited: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -123,7 +127,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         executable: { type: 'cached-download' },
       },
     });
-    return { address, uiUrl, stop: () => env.teardown() };
+    return { address, uiUrl, pid: null, exited: new Promise<void>(() => undefined), stop: () => env.teardown() };
   }
   const args = [
     'server', 'start-dev',
@@ -155,7 +159,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     await stop();
     throw err;
   }
-  return { address, uiUrl, stop };
+  return { address, uiUrl, pid: child.pid ?? null, exited, stop };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
