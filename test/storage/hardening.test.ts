@@ -331,3 +331,139 @@ describe('a backend that answers a ranged GET with more than the range (item 7)'
     }
   });
 });
+
+describe('empty (multipart-style) ETags never make the input cache serve old content (item 8)', () => {
+  let oss: OssServer;
+  let deps: ActivityDeps;
+  before(async () => {
+    oss = await startOssServer({ buckets: ['media'] });
+    const config = loadConfig({ DATA_DIR: path.join(dir, 'worker8'), ...oss.env('media', { OSS_MULTIPART_SWEEP_SEC: '0' }) });
+    deps = {
+      config,
+      storage: createOssStorage(ossOptions(oss, { prefix: '' })),
+      binaries: { ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' } as ActivityDeps['binaries'],
+      workDir: path.join(dir, 'worker8', 'work'),
+      db: () => Promise.reject(new Error('not needed')),
+    };
+  });
+  after(async () => {
+    oss.misbehave({ emptyEtags: false, omitCrc: false });
+    await oss?.close();
+  });
+
+  const read = (key: string) => withLocalInput(deps, { key }, (file) => fs.readFile(file));
+  const gets = (key: string) => oss.requests.filter((r) => r.method === 'GET' && r.key === key).length;
+
+  test('a multipart object overwritten with different bytes of the same size is read anew (CRC-64 and Last-Modified as identity)', async () => {
+    oss.misbehave({ emptyEtags: true });
+    const first = randomBytes(1536 * 1024);
+    const second = randomBytes(first.length);
+    const one = await deps.storage.put('raw/same-size.bin', Readable.from([first]));
+    assert.equal(one.etag, '', 'the backend gives multipart objects no ETag');
+    assert.ok(oss.object('media', 'raw/same-size.bin')!.etag.endsWith('-3"'), 'stored as a 3-part multipart object');
+    assert.deepEqual(await read('raw/same-size.bin'), first);
+    assert.deepEqual(await read('raw/same-size.bin'), first);
+    assert.equal(gets('raw/same-size.bin'), 1, 'unchanged content is still served from the cache');
+    await deps.storage.put('raw/same-size.bin', Readable.from([second]));
+    assert.equal((await deps.storage.head('raw/same-size.bin'))!.etag, '');
+    assert.deepEqual(await read('raw/same-size.bin'), second, 'the new content, not the cached old one');
+    assert.equal(gets('raw/same-size.bin'), 2);
+  });
+
+  test('no strong ETag and no CRC-64: never cached, every read sees the current content', async () => {
+    oss.misbehave({ emptyEtags: true, omitCrc: true });
+    try {
+      const a = Buffer.alloc(200_000, 1);
+      const b = Buffer.alloc(200_000, 2);
+      await deps.storage.put('raw/bare.bin', Readable.from([a]));
+      assert.deepEqual(await read('raw/bare.bin'), a);
+      await deps.storage.put('raw/bare.bin', Readable.from([b]));
+      // Same size, and very likely the same Last-Modified second: only not caching is safe.
+      assert.deepEqual(await read('raw/bare.bin'), b);
+      assert.equal(gets('raw/bare.bin'), 2);
+    } finally {
+      oss.misbehave({ emptyEtags: false, omitCrc: false });
+    }
+  });
+
+  test('a weak ETag is not an identity either', async () => {
+    const { objectIdentity, isStrongEtag } = await import('../../storage/input-cache');
+    const base = { key: 'k', sizeBytes: 5, contentType: 'video/mp4', lastModified: new Date(0) };
+    assert.equal(isStrongEtag('W/"abc"'), false);
+    assert.equal(isStrongEtag('""'), false);
+    assert.equal(isStrongEtag('"abc"'), true);
+    assert.equal(objectIdentity('oss://m/', 'k', { ...base, etag: 'W/"abc"' }), null);
+    assert.equal(objectIdentity('oss://m/', 'k', { ...base, etag: '' }), null);
+    assert.match(objectIdentity('oss://m/', 'k', { ...base, etag: '', crc64: '123' }) ?? '', /crc64:123\|5\|0$/);
+  });
+});
+
+describe('multipart uploads are not left behind (item 11)', () => {
+  let oss: OssServer;
+  before(async () => {
+    oss = await startOssServer({ buckets: ['media'] });
+  });
+  after(async () => {
+    await oss?.close();
+  });
+
+  /** A multipart upload that fails after its first parts (too large), leaving an open upload when the abort fails. */
+  async function failedUpload(store: OssStorage, key: string): Promise<MediaflowError> {
+    return rejection(store.put(key, Readable.from([randomBytes(1024 * 1024), randomBytes(1024 * 1024)]), { maxBytes: 1536 * 1024 }));
+  }
+
+  test('a failed AbortMultipartUpload (501) is tried once and logged; the sweep aborts the stale upload later', async () => {
+    const store = createOssStorage(ossOptions(oss));
+    const isAbort = (r: { method: string; query: URLSearchParams }) => r.method === 'DELETE' && r.query.has('uploadId');
+    oss.failNext(5, { status: 501, code: 'NotImplemented', match: isAbort });
+    const { result: err, lines } = await warnings(() => failedUpload(store, 'out/a.mp4'));
+    oss.clearFaults();
+    assert.equal(err.code, 'PayloadTooLarge');
+    const aborts = oss.requests.filter((r) => r.method === 'DELETE' && r.query.includes('uploadId'));
+    assert.equal(aborts.length, 1, '501 is not transient: no retries');
+    const logged = lines.find((l) => /could not abort a failed multipart upload/.test(String(l.msg)));
+    assert.ok(logged, `logged: ${JSON.stringify(lines)}`);
+    assert.equal(logged.key, 'out/a.mp4');
+    assert.match(String(logged.error), /NotImplemented/);
+    assert.deepEqual(oss.openUploadKeys(), ['mf/out/a.mp4']);
+
+    // A fresh upload (another process's, still running) is left alone; a stale one goes.
+    assert.deepEqual(await store.sweepStaleUploads(3600_000), { aborted: 0, failed: 0 });
+    assert.equal(oss.openUploads(), 1);
+    oss.backdateUploads(2 * 3600_000);
+    assert.deepEqual(await store.sweepStaleUploads(3600_000), { aborted: 1, failed: 0 });
+    assert.equal(oss.openUploads(), 0);
+  });
+
+  test('the sweep covers only the store prefix and runs on its own from createStorage until close()', async () => {
+    const store = createOssStorage(ossOptions(oss));
+    const other = createOssStorage(ossOptions(oss, { prefix: 'elsewhere/' }));
+    oss.failNext(1000, { status: 501, code: 'NotImplemented', match: (r) => r.method === 'DELETE' && r.query.has('uploadId') });
+    await warnings(async () => {
+      for (let i = 0; i < 3; i++) await failedUpload(store, `out/${i}.mp4`);
+      await failedUpload(other, 'out/x.mp4');
+    });
+    oss.clearFaults();
+    oss.backdateUploads(2 * 3600_000);
+    assert.equal(oss.openUploads(), 4);
+
+    const config = loadConfig({
+      DATA_DIR: path.join(dir, 'sweep'),
+      ...oss.env('media', { OSS_PREFIX: 'mf/', OSS_MULTIPART_SWEEP_SEC: '1', OSS_MULTIPART_STALE_SEC: '3600' }),
+    });
+    const swept = await createStorage(config);
+    try {
+      for (let waited = 0; oss.openUploads() > 1 && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(oss.openUploadKeys(), ['elsewhere/out/x.mp4'], 'the other prefix is not ours to sweep');
+    } finally {
+      await swept.close?.();
+    }
+    // Stopped: a stale upload made now stays.
+    await new Promise((r) => setTimeout(r, 1500));
+    oss.failNext(1, { status: 501, code: 'NotImplemented', match: (r) => r.method === 'DELETE' && r.query.has('uploadId') });
+    await warnings(() => failedUpload(store, 'out/late.mp4'));
+    oss.backdateUploads(2 * 3600_000);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.deepEqual(oss.openUploadKeys(), ['elsewhere/out/x.mp4', 'mf/out/late.mp4']);
+  });
+});
