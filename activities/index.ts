@@ -8,6 +8,8 @@ import type { ActivityDeps } from './deps';
 import { createProbe } from './probe';
 import { createRenderers, withHeartbeats } from './transcode';
 import { createEncoder } from './encode';
+import { createChunkedEncoder, type ChunkedGroup } from './chunks';
+import type { Chunk } from '../media/chunks';
 import { createSnapshotRenderer } from './snapshot';
 import { createPackager, type PackageInput } from './package';
 import { createWatermarker, type WatermarkAsset } from './watermark';
@@ -41,6 +43,9 @@ export type SnapshotInput = InputArg & { task: SnapshotTask };
 
 /** Renditions of one input range, encoded by one ffmpeg process (decode once). */
 export type EncodeInput = InputArg & { tasks: TranscodeTask[] };
+
+/** A long input's renditions, encoded in chunks: the audio, one chunk, or the join. */
+export type ChunkedInput = InputArg & { group: ChunkedGroup };
 
 export interface NotifyInput {
   url: string;
@@ -101,6 +106,7 @@ export function createActivities(deps: ActivityDeps) {
   const probe = createProbe(deps);
   const render = createRenderers(deps);
   const encodeRenditions = createEncoder(deps);
+  const chunked = createChunkedEncoder(deps);
   const renderSnapshot = createSnapshotRenderer(deps);
   const packageRungs = createPackager(deps);
   const prepareWatermark = createWatermarker(deps);
@@ -114,6 +120,21 @@ export function createActivities(deps: ActivityDeps) {
     /** Outputs in the order of `tasks`. */
     async encode(input: EncodeInput): Promise<Attempted<OutputState[]>> {
       return coded(async () => ({ value: await encodeRenditions(inputOf(input), input.tasks), attempt: Context.current().info.attempt }));
+    },
+    /** A chunked group's audio, each distinct setting once over the whole range; resolves the stored keys. */
+    async encodeAudio(input: ChunkedInput): Promise<Attempted<string[]>> {
+      return coded(async () => ({ value: await chunked.encodeAudio(inputOf(input), input.group), attempt: Context.current().info.attempt }));
+    },
+    /** One chunk of a chunked group: every video rendition from one decode of its range. */
+    async encodeChunk(input: ChunkedInput & { chunk: Chunk }): Promise<Attempted<null>> {
+      return coded(async () => {
+        await chunked.encodeChunk(inputOf(input), input.group, input.chunk);
+        return { value: null, attempt: Context.current().info.attempt };
+      });
+    },
+    /** A chunked group's renditions joined by stream copy with their audio; outputs in the order of the tasks. */
+    async joinRenditions(input: { group: ChunkedGroup; chunkCount: number }): Promise<Attempted<OutputState[]>> {
+      return coded(async () => ({ value: await chunked.joinRenditions(input.group, input.chunkCount), attempt: Context.current().info.attempt }));
     },
     async snapshot(input: SnapshotInput): Promise<Attempted<SnapshotState>> {
       return coded(async () => ({ value: await renderSnapshot(inputOf(input), input.task), attempt: Context.current().info.attempt }));

@@ -4,6 +4,7 @@
  * each distinct audio setting is encoded once into a file of its own, and each rendition is then
  * muxed with its audio by stream copy (`remuxArgs`). Pure: tasks in, argv out.
  */
+import type { Chunk } from '../chunks';
 import type { AudioPlan, TranscodeTask } from '../plan';
 import { commonArgs, inputArgs } from './input';
 import { audioArgs, muxers, videoEncoders, watermarkedChains, type RunLimits } from './transcode';
@@ -57,18 +58,9 @@ export function groupByRange(tasks: TranscodeTask[]): TranscodeTask[][] {
  */
 export function encodeLayout(tasks: TranscodeTask[], dir: string): EncodeLayout {
   if (!tasks.length) throw new Error('encodeLayout: no tasks');
-  const keys: string[] = [];
-  const audio: AudioPlan[] = [];
+  const { audio, indexOf } = distinctAudio(tasks);
   const renditions = tasks.map((task, i) => {
-    let a: number | null = null;
-    if (task.audio) {
-      const key = JSON.stringify(task.audio);
-      a = keys.indexOf(key);
-      if (a < 0) {
-        a = keys.push(key) - 1;
-        audio.push(task.audio);
-      }
-    }
+    const a = indexOf.get(task.id) ?? null;
     const ext = extensionOf(task.container);
     const outputFile = `${dir}/output-${i}.${ext}`;
     const videoFile = task.video ? (a === null ? outputFile : `${dir}/video-${i}.mp4`) : null;
@@ -78,13 +70,36 @@ export function encodeLayout(tasks: TranscodeTask[], dir: string): EncodeLayout 
 }
 
 /**
+ * The distinct audio settings of `tasks` in first-use order, and which one each task uses: the
+ * same setting is encoded once and shared.
+ *
+ * @example distinctAudio(ladderRungs).audio.length // 1
+ */
+export function distinctAudio(tasks: TranscodeTask[]): { audio: AudioPlan[]; indexOf: Map<string, number> } {
+  const keys: string[] = [];
+  const audio: AudioPlan[] = [];
+  const indexOf = new Map<string, number>();
+  for (const t of tasks) {
+    if (!t.audio) continue;
+    const key = JSON.stringify(t.audio);
+    let a = keys.indexOf(key);
+    if (a < 0) {
+      a = keys.push(key) - 1;
+      audio.push(t.audio);
+    }
+    indexOf.set(t.id, a);
+  }
+  return { audio, indexOf };
+}
+
+/**
  * One ffmpeg run for every rendition of `layout`: `split` → scale/pad/crop/fps (+ watermarks) →
  * encoder per rendition; each distinct audio setting encoded once. `watermarkAssets[i]` are the
  * local files of rendition i's watermarks (empty for a rendition without video).
  *
  * @example encodeArgs(layout, '/cache/in.mp4', limits, layout.renditions.map(() => []))
  */
-export function encodeArgs(layout: EncodeLayout, input: string, limits: RunLimits, watermarkAssets: string[][]): string[] {
+export function encodeArgs(layout: EncodeLayout, input: string, limits: RunLimits, watermarkAssets: string[][], frames: Record<string, number | null> = {}): string[] {
   const { renditions } = layout;
   const clip = renditions[0]!.task.clip;
   renditions.forEach((r, i) => {
@@ -107,6 +122,8 @@ export function encodeArgs(layout: EncodeLayout, input: string, limits: RunLimit
     graph.push(...chains);
     videoOutputs.push([
       ...(clip ? ['-t', clip.durationSec.toFixed(3)] : []),
+      // A chunk ends on an exact frame count: joined chunks lose and repeat no frame.
+      ...(typeof frames[r.task.id] === 'number' ? ['-frames:v', String(frames[r.task.id])] : []),
       '-map', `[${out}]`,
       ...videoEncoders[v.codec](v),
       '-pix_fmt', v.pixFmt,
@@ -157,5 +174,57 @@ export function remuxArgs(r: EncodeLayout['renditions'][number], audioFile: stri
     '-fs', String(limits.maxOutputBytes),
     ...muxers[r.task.container],
     r.outputFile,
+  ];
+}
+
+/**
+ * The tasks as one chunk sees them: video only, as MP4 files to be joined, over the chunk's part
+ * of the range, with watermark windows moved to the chunk's own clock.
+ *
+ * @example encodeArgs(encodeLayout(chunkTasks(tasks, chunk), dir), input, limits, assets, chunk.frames)
+ */
+export function chunkTasks(tasks: TranscodeTask[], chunk: Chunk): TranscodeTask[] {
+  return tasks
+    .filter((t) => t.video)
+    .map((t) => {
+      const startSec = Math.round(((t.clip?.startSec ?? 0) + chunk.startSec) * 1000) / 1000;
+      const durationSec = chunk.durationSec ?? Math.round((t.durationSec - chunk.startSec) * 1000) / 1000;
+      return {
+        ...t,
+        container: 'mp4',
+        audio: null,
+        clip: { startSec, durationSec },
+        durationSec,
+        watermarks: t.watermarks.map((w) => ({ ...w, startSec: w.startSec - chunk.startSec, endSec: w.endSec === null ? null : w.endSec - chunk.startSec })),
+      };
+    });
+}
+
+/** The tasks as the audio run of a chunked group sees them: audio only, over the whole range. */
+export function audioTasks(tasks: TranscodeTask[]): TranscodeTask[] {
+  return tasks.filter((t) => t.audio).map((t) => ({ ...t, video: null, watermarks: [] }));
+}
+
+/**
+ * A rendition's chunks (listed in `listFile`, an ffconcat file of names beside it) joined by stream
+ * copy, muxed with its audio when it has some, into its own container.
+ *
+ * @example joinArgs(task, '/scratch/r0/list.ffconcat', '/scratch/audio-0.mp4', '/scratch/out.mp4', limits)
+ */
+export function joinArgs(task: TranscodeTask, listFile: string | null, audioFile: string | null, output: string, limits: Pick<RunLimits, 'maxOutputBytes'>): string[] {
+  if (!listFile && !audioFile) throw new Error(`joinArgs: ${task.id} has neither video chunks nor audio`);
+  return [
+    ...commonArgs(),
+    // Our own list of our own chunk files: the concat demuxer never sees user input.
+    ...(listFile ? ['-f', 'concat', ...inputArgs(listFile, undefined, ['concat', 'mov'])] : []),
+    ...(audioFile ? inputArgs(audioFile, undefined, ['mov']) : []),
+    ...(listFile ? ['-map', '0:v:0'] : []),
+    ...(audioFile ? ['-map', `${listFile ? 1 : 0}:a:0`] : []),
+    '-c', 'copy',
+    ...(task.video?.codec === 'h265' ? ['-tag:v', 'hvc1'] : []),
+    '-map_metadata', '-1',
+    '-fs', String(limits.maxOutputBytes),
+    ...muxers[task.container],
+    output,
   ];
 }

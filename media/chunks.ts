@@ -1,0 +1,77 @@
+/**
+ * Chunked encoding of long inputs: where to cut, in frames, so that every chunk starts on a
+ * keyframe of every rendition (and, for HLS/DASH, on a segment boundary: packaging stays a stream
+ * copy). Pure: the workflow calls it, the unit tests table-drive it.
+ */
+import type { TranscodeTask } from './plan';
+
+/** How a job cuts long inputs. The API fills it from its configuration at submission. */
+export interface ChunkSettings {
+  /** Inputs (or clips) at least this long are encoded in chunks; shorter ones in one run. */
+  minDurationSec: number;
+  /** The chunk length aimed at; rounded up to a whole number of segments / GOPs. */
+  chunkSec: number;
+}
+
+export const defaultChunkSettings: ChunkSettings = { minDurationSec: 90, chunkSec: 30 };
+
+/** One chunk: seconds into the range the tasks read, and each video rendition's frame count. */
+export interface Chunk {
+  index: number;
+  startSec: number;
+  /** Null for the last chunk: it runs to the end of the range. */
+  durationSec: number | null;
+  /** Per task id (video renditions only): frames this chunk must produce (null: to the end). */
+  frames: Record<string, number | null>;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/**
+ * The chunk length for these renditions: a whole number of every rendition's GOP and segment, in
+ * whole frames of every rendition's rate. Null when no length up to `limitSec` fits them all
+ * (odd rates): such a group is encoded in one run.
+ */
+export function alignedChunkSec(tasks: TranscodeTask[], targetSec: number, limitSec: number): number | null {
+  const videos = tasks.filter((t) => t.video);
+  // Work in milliseconds so segment lengths like 6 and GOPs like 2 s are integers.
+  let unit = 1;
+  for (const t of videos) {
+    const v = t.video!;
+    const gopMs = Math.round((v.gopFrames / v.fps) * 1000);
+    // A GOP that is not a whole number of ms (29.97 fps) cannot be placed exactly: no chunking.
+    if (Math.abs((v.gopFrames / v.fps) * 1000 - gopMs) > 1e-6) return null;
+    unit = (unit * gopMs) / gcd(unit, gopMs);
+    if (t.rung) {
+      const segMs = Math.round(t.rung.segmentSec * 1000);
+      unit = (unit * segMs) / gcd(unit, segMs);
+    }
+  }
+  const chunkMs = Math.max(1, Math.ceil((targetSec * 1000) / unit)) * unit;
+  return chunkMs / 1000 <= limitSec ? chunkMs / 1000 : null;
+}
+
+/**
+ * The chunks of a group of renditions reading the same range, or null when the range is short or
+ * the renditions cannot be cut on common keyframes.
+ *
+ * @example planChunks(tasks, { minDurationSec: 90, chunkSec: 30 })?.length // 4 for a 120 s input
+ */
+export function planChunks(tasks: TranscodeTask[], settings: ChunkSettings): Chunk[] | null {
+  const first = tasks[0];
+  if (!first || !tasks.some((t) => t.video)) return null;
+  const durationSec = first.durationSec;
+  if (durationSec < settings.minDurationSec) return null;
+  const chunkSec = alignedChunkSec(tasks, settings.chunkSec, durationSec / 2);
+  if (chunkSec === null) return null;
+  const count = Math.ceil(durationSec / chunkSec - 1e-9);
+  if (count < 2) return null;
+  return Array.from({ length: count }, (_, index) => {
+    const last = index === count - 1;
+    const frames: Record<string, number | null> = {};
+    for (const t of tasks) if (t.video) frames[t.id] = last ? null : Math.round(chunkSec * t.video.fps);
+    return { index, startSec: Math.round(index * chunkSec * 1000) / 1000, durationSec: last ? null : chunkSec, frames };
+  });
+}
