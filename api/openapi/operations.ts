@@ -95,7 +95,7 @@ export const objectOps = {
     responses: {
       201: { description: 'stored', schema: objectPutSchema, headers: { ...location, ETag: objectHeaders.ETag } },
     },
-    problems: ['InvalidInput', 'PayloadTooLarge', 'StorageUnavailable'],
+    problems: ['InvalidInput', 'PayloadTooLarge', 'KeyConflict', 'StorageUnavailable'],
   },
   get: {
     operationId: 'getObject',
@@ -271,7 +271,7 @@ export const pipelineOps = {
     summary: 'Create a pipeline (its own task queue; workers with WORKER_PIPELINES=* pick it up)',
     body: { schema: pipelineCreateSchema },
     responses: { 201: { description: 'created', schema: pipelineSchema, headers: location } },
-    problems: ['InvalidInput', 'Conflict', 'PayloadTooLarge', 'UnsupportedMediaType'],
+    problems: ['InvalidInput', 'UrlNotAllowed', 'Conflict', 'PayloadTooLarge', 'UnsupportedMediaType'],
   },
   patch: {
     operationId: 'updatePipeline',
@@ -281,7 +281,7 @@ export const pipelineOps = {
     params: pipelineIdParams,
     body: { schema: pipelinePatchSchema },
     responses: { 200: { description: 'the pipeline as it is now', schema: pipelinePatchedSchema } },
-    problems: ['InvalidInput', 'NotFound', 'PayloadTooLarge', 'UnsupportedMediaType', 'TemporalUnavailable'],
+    problems: ['InvalidInput', 'UrlNotAllowed', 'NotFound', 'PayloadTooLarge', 'UnsupportedMediaType', 'TemporalUnavailable'],
   },
   remove: {
     operationId: 'deletePipeline',
