@@ -17,7 +17,7 @@ import { metrics, metricsText, scrapeGauge } from '../observability/metrics';
 import { documented } from './openapi/registry';
 import { authenticate, type Caller } from './auth';
 import { keyRoutes } from './routes/keys';
-import { rateLimit } from './rate-limit';
+import { metricsRateLimit, rateLimit } from './rate-limit';
 import type { ApiKeyStore } from '../db/api-keys';
 import { countJobsByStatus } from './jobs';
 
@@ -55,20 +55,25 @@ export function createApp(deps: AppDeps) {
       log({ ts: new Date().toISOString(), level: 'info', msg: 'request', requestId, tenant: caller?.tenant ?? null, method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) });
     }
   });
+  app.use('*', async (c, next) => {
+    c.set('bodyIdleSec' as never, deps.config.BODY_IDLE_TIMEOUT_SEC as never);
+    await next();
+  });
   app.use('*', dotSegmentGuard);
   app.use('*', authenticate(deps.config, deps.keys));
   app.use('*', rateLimit(deps.config));
   scrapeGauge('mediaflow_jobs', 'Jobs by status (from Temporal visibility, read at scrape time)', 'status', () => countJobsByStatus(deps));
   app.get(
     '/metrics',
-    documented({ operationId: 'metrics', summary: 'Prometheus metrics of this process', tag: 'service', responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { type: 'string' } } } } }),
+    documented({ operationId: 'metrics', summary: 'Prometheus metrics of this process', tag: 'service', problems: ['RateLimited'], responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { type: 'string' } } } } }),
+    metricsRateLimit(deps.config),
     async (c) => {
       const { contentType, body } = await metricsText();
       return c.body(body, 200, { 'content-type': contentType });
     },
   );
   app.route('/', serviceRoutes(deps));
-  app.route('/v1/objects', objectRoutes(deps));
+  app.route('/v1/objects', objectRoutes({ ...deps, log }));
   app.route('/v1/jobs', jobRoutes(deps));
   app.route('/v1/templates', templateRoutes(deps));
   app.route('/v1/pipelines', pipelineRoutes(deps));

@@ -59,11 +59,23 @@ export function createApiKeyStore(db: Database) {
       );
       return { key: fromRow(rows[0]!), secret };
     },
-    /** The key a Bearer secret belongs to, or null. */
+    /**
+     * The key a Bearer secret belongs to, or null. A read; `last_used_at` is written at most once a
+     * minute per key, and never for an unknown key.
+     */
     async verify(secret: string): Promise<ApiKey | null> {
       if (!secret.startsWith(KEY_PREFIX) || secret.length > 200) return null;
-      const rows = await db.query<Row>('update api_keys set last_used_at = now() where key_hash = $1 returning *', [hashKey(secret)]);
-      return rows[0] ? fromRow(rows[0]) : null;
+      const rows = await db.query<Row>('select * from api_keys where key_hash = $1', [hashKey(secret)]);
+      const row = rows[0];
+      if (!row) return null;
+      if (!row.last_used_at || Date.now() - new Date(row.last_used_at).getTime() > 60_000) {
+        const touched = await db.query<Row>(
+          "update api_keys set last_used_at = now() where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute') returning *",
+          [row.id],
+        );
+        return fromRow(touched[0] ?? row);
+      }
+      return fromRow(row);
     },
     /** Whether any key exists: until one does, a development install runs open. */
     async any(): Promise<boolean> {
