@@ -178,8 +178,8 @@ function operation(op: OperationDoc, method: string, components: Components): Js
   const head = method === 'head';
   const operationId = head ? op.operationId.replace(/^get/, 'head') : op.operationId;
   const codes: ErrorCode[] = [...(op.problems ?? [])];
-  // A body is read by readJson (415, 413, 400); a path with dot segments is refused (400) by the app's guard.
-  if (op.body && 'schema' in op.body) codes.push('InvalidInput', 'PayloadTooLarge', 'UnsupportedMediaType');
+  // A body is read by readJson (415, 413, 408, 400); a path with dot segments is refused (400) by the app's guard.
+  if (op.body && 'schema' in op.body) codes.push('InvalidInput', 'PayloadTooLarge', 'UnsupportedMediaType', 'BodyTimeout');
   if (op.params || op.path) codes.push('InvalidInput');
   // Everything but the service endpoints takes an API key (api/auth.ts); admin operations a key of that role.
   const secured = op.tag !== 'service';

@@ -95,7 +95,7 @@ export const objectOps = {
     responses: {
       201: { description: 'stored', schema: objectPutSchema, headers: { ...location, ETag: objectHeaders.ETag } },
     },
-    problems: ['InvalidInput', 'PayloadTooLarge', 'KeyConflict', 'StorageUnavailable'],
+    problems: ['InvalidInput', 'PayloadTooLarge', 'BodyTimeout', 'KeyConflict', 'StorageUnavailable'],
   },
   get: {
     operationId: 'getObject',

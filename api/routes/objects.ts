@@ -7,6 +7,9 @@ import { tenantKey } from '../../storage/keys';
 import type { ByteRange, ObjectInfo, Storage } from '../../storage/storage';
 import { problemError, problemOf, sendProblem } from '../problem';
 import { callerOf } from '../auth';
+import { closeAfterAnswer, requestBody } from '../body';
+import { clientAddress, throwRateLimited } from '../rate-limit';
+import { MediaflowError } from '../../model/errors';
 import { objectOps } from '../openapi/operations';
 import { documented } from '../openapi/registry';
 
@@ -71,20 +74,61 @@ function objectHeaders(info: ObjectInfo): Record<string, string> {
   };
 }
 
-export function objectRoutes(deps: { config: Config; storage: Storage }) {
+/** Retry-After of an upload refused for the caps: uploads end at unknown times, so a short fixed wait. */
+const UPLOAD_RETRY_SEC = 5;
+
+export function objectRoutes(deps: { config: Config; storage: Storage; log?: (line: Record<string, unknown>) => void }) {
   const { config, storage } = deps;
+  const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
   const app = new Hono();
+  // Uploads in progress, per key (per address while open) and in all: each holds a socket and a temp file or an OSS upload.
+  const uploading = new Map<string, number>();
+  let uploadingTotal = 0;
 
   app.put('/*', documented(objectOps.put), async (c) => {
-    const { key, storeKey } = keyOf(c.req.path, callerOf(c).tenant);
+    const caller = callerOf(c);
+    const { key, storeKey } = keyOf(c.req.path, caller.tenant);
     const declared = Number(c.req.header('content-length') ?? NaN);
-    if (declared > config.MAX_UPLOAD_BYTES) throw problemError('PayloadTooLarge', `uploads may be at most ${config.MAX_UPLOAD_BYTES} bytes`);
-    const web = c.req.raw.body;
-    const body = web ? Readable.fromWeb(web as import('node:stream/web').ReadableStream) : Readable.from([]);
-    const info = await storage.put(storeKey, body, { maxBytes: config.MAX_UPLOAD_BYTES });
-    c.header('ETag', info.etag);
-    c.header('Location', `${PREFIX}${key.split('/').map(encodeURIComponent).join('/')}`);
-    return c.json({ key, sizeBytes: info.sizeBytes, etag: info.etag }, 201);
+    if (declared > config.MAX_UPLOAD_BYTES) {
+      closeAfterAnswer(c);
+      throw problemError('PayloadTooLarge', `uploads may be at most ${config.MAX_UPLOAD_BYTES} bytes`);
+    }
+    const who = caller.keyId ?? `open:${clientAddress(c)}`;
+    const mine = uploading.get(who) ?? 0;
+    if (mine >= config.MAX_UPLOADS_PER_KEY) {
+      closeAfterAnswer(c);
+      throwRateLimited(c, UPLOAD_RETRY_SEC, `this ${caller.keyId ? 'key' : 'address'} already has ${mine} uploads in progress (MAX_UPLOADS_PER_KEY=${config.MAX_UPLOADS_PER_KEY})`);
+    }
+    if (uploadingTotal >= config.MAX_UPLOADS) {
+      closeAfterAnswer(c);
+      throwRateLimited(c, UPLOAD_RETRY_SEC, `the server already has ${uploadingTotal} uploads in progress (MAX_UPLOADS=${config.MAX_UPLOADS})`);
+    }
+    uploading.set(who, mine + 1);
+    uploadingTotal += 1;
+    const body = requestBody(c, config.BODY_IDLE_TIMEOUT_SEC);
+    try {
+      const info = await storage.put(storeKey, body, { maxBytes: config.MAX_UPLOAD_BYTES });
+      c.header('ETag', info.etag);
+      c.header('Location', `${PREFIX}${key.split('/').map(encodeURIComponent).join('/')}`);
+      return c.json({ key, sizeBytes: info.sizeBytes, etag: info.etag }, 201);
+    } catch (err) {
+      // Whatever the store made of it (a failed OSS part, a broken pipe): the client left first.
+      closeAfterAnswer(c);
+      const what = { tenant: caller.tenant, key, bytesReceived: body.bytesReceived };
+      if (body.clientAborted) {
+        log({ ts: new Date().toISOString(), level: 'warn', msg: 'client aborted upload', ...what });
+        throw problemError('ClientAborted', 'the client closed the connection before the upload had arrived; nothing was stored');
+      }
+      if (err instanceof MediaflowError && err.code === 'BodyTimeout') {
+        log({ ts: new Date().toISOString(), level: 'warn', msg: 'upload stalled', idleSec: config.BODY_IDLE_TIMEOUT_SEC, ...what });
+      }
+      throw err;
+    } finally {
+      const left = (uploading.get(who) ?? 1) - 1;
+      if (left > 0) uploading.set(who, left);
+      else uploading.delete(who);
+      uploadingTotal -= 1;
+    }
   });
 
   app.on(['GET', 'HEAD'], '/*', documented(objectOps.get), async (c) => {

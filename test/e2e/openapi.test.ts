@@ -276,7 +276,7 @@ describe('GET /openapi.json', () => {
     const jobSubmit = doc.components.schemas.JobSubmit!;
     assert.deepEqual(jobSubmit.required, ['input'], 'fields with defaults are optional on input');
     assert.ok(['input', 'pipeline', 'outputs', 'snapshots', 'outputPrefix', 'notify', 'userData'].every((k) => k in (jobSubmit.properties ?? {})));
-    assert.deepEqual(Object.keys(submit.responses).sort(), ['200', '202', '400', '401', '409', '413', '415', '429', '503'].sort());
+    assert.deepEqual(Object.keys(submit.responses).sort(), ['200', '202', '400', '401', '408', '409', '413', '415', '429', '503'].sort());
     // Keys: every operation but the service endpoints takes one; admin operations may answer 403.
     assert.deepEqual(doc.components.securitySchemes, { apiKey: { type: 'http', scheme: 'bearer', description: 'an API key (mfk_…) of one tenant, role admin or submitter' } });
     assert.deepEqual(doc.paths['/healthz']!.get!.security, []);
