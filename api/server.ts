@@ -1,4 +1,6 @@
 /** The API process: config → Temporal client (lazy, so the API starts before Temporal) → store → HTTP. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import { Client, Connection } from '@temporalio/client';
@@ -10,6 +12,62 @@ import { createPipelineStore } from '../db/pipelines';
 import { createTemplateStore } from '../db/templates';
 import { createApiKeyStore } from '../db/api-keys';
 import { openModeWarning } from './auth';
+
+/** The file that says which process holds the embedded database (scripts/keys.ts reads it). */
+export function embeddedDbLockFile(dataDir: string): string {
+  return path.join(dataDir, 'db.pid');
+}
+
+/** The pid in a data directory's lock file when that process is alive, else null. */
+export async function embeddedDbHolder(dataDir: string): Promise<number | null> {
+  let pid: number;
+  try {
+    pid = Number((await fs.readFile(embeddedDbLockFile(dataDir), 'utf8')).trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (err) {
+    // EPERM: alive, someone else's.
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}
+
+/** Names the local store gives its temp files (storage/local.ts: `{uuid}.part` in DATA_DIR/tmp). */
+const TEMP_UPLOAD = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.part$/;
+
+/**
+ * Removes upload temp files left by a process that died mid-upload: only `{uuid}.part` regular files
+ * directly in DATA_DIR/tmp, and only those untouched for `idleMs` (a live writer — another process
+ * on the same data directory — touches its file at least every BODY_IDLE_TIMEOUT_SEC). Returns how
+ * many went.
+ */
+export async function sweepUploadTemp(dataDir: string, idleMs: number, now = Date.now()): Promise<number> {
+  const dir = path.join(dataDir, 'tmp');
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!TEMP_UPLOAD.test(name)) continue;
+    const file = path.join(dir, name);
+    try {
+      const st = await fs.lstat(file);
+      if (!st.isFile() || now - st.mtimeMs < idleMs) continue;
+      await fs.rm(file, { force: true });
+      removed += 1;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return removed;
+}
 
 export interface RunningApi {
   url: string;
@@ -33,6 +91,16 @@ export async function startApi(config: Config, options: { db?: Database } = {}):
     }
     console.warn(JSON.stringify({ level: 'warn', msg: openModeWarning() }));
   }
+  // Temp files of uploads cut off by a crash: at start (older than one idle timeout, so another
+  // process's live upload is safe), then every few minutes.
+  const tempIdleMs = config.BODY_IDLE_TIMEOUT_SEC * 1000 + 5_000;
+  const swept = await sweepUploadTemp(config.dataDir, tempIdleMs);
+  if (swept) console.warn(JSON.stringify({ level: 'warn', msg: 'removed upload temp files left by an earlier run', count: swept }));
+  const sweeper = setInterval(() => void sweepUploadTemp(config.dataDir, tempIdleMs), 5 * 60_000);
+  sweeper.unref();
+  // The embedded database is this process's now: scripts/keys.ts must not write beside it.
+  const lockFile = config.DATABASE_URL ? null : embeddedDbLockFile(config.dataDir);
+  if (lockFile) await fs.writeFile(lockFile, `${process.pid}\n`);
   const app = createApp({ config, client, storage, templates: createTemplateStore(db), pipelines: createPipelineStore(db), keys });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve(
@@ -55,6 +123,8 @@ export async function startApi(config: Config, options: { db?: Database } = {}):
       // Idle keep-alive sockets would hold close() open forever.
       (server as import("node:http").Server).closeIdleConnections?.();
       await closed;
+      clearInterval(sweeper);
+      if (lockFile && (await fs.readFile(lockFile, 'utf8').catch(() => '')).trim() === String(process.pid)) await fs.rm(lockFile, { force: true });
       await connection.close();
       if (!options.db) await db.close();
     },

@@ -1,6 +1,7 @@
 /**
  * API keys from the command line, against the configured database (DATABASE_URL, or the embedded
- * one in DATA_DIR while no server holds it): the way to make the first key of a production install.
+ * one in DATA_DIR while no server holds it — refused, exit 1, while an API holds it): the way to
+ * make the first key of a production install.
  *
  *   npx tsx scripts/keys.ts create --tenant acme --role admin --name "ops"
  *   npx tsx scripts/keys.ts list --tenant acme
@@ -11,6 +12,7 @@ import { loadConfig } from '../model/config';
 import { openDatabase } from '../db/database';
 import { createApiKeyStore } from '../db/api-keys';
 import { tenantIdSchema } from '../model/tenant';
+import { embeddedDbHolder, embeddedDbLockFile } from '../api/server';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -22,7 +24,20 @@ if (!command || !['create', 'list', 'delete'].includes(command) || !tenant.succe
   console.error('usage: keys.ts create|list|delete --tenant <id> [--role admin|submitter] [--name text] [--id key_…]');
   process.exit(2);
 }
-const db = await openDatabase(loadConfig());
+const config = loadConfig();
+if (!config.DATABASE_URL) {
+  // The embedded database belongs to one process. Writing beside a running API loses the key: the
+  // API never sees it (and the next start may not either).
+  const holder = await embeddedDbHolder(config.dataDir);
+  if (holder !== null) {
+    console.error(
+      `refusing to ${command} keys: the embedded database in ${config.dataDir} is held by a running mediaflow API (pid ${holder}, ${embeddedDbLockFile(config.dataDir)}).\n` +
+        'Stop the API and run this again, or use the API itself: POST /v1/keys with an admin key (or in open mode).',
+    );
+    process.exit(1);
+  }
+}
+const db = await openDatabase(config);
 try {
   const keys = createApiKeyStore(db);
   if (command === 'create') {
