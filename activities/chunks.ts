@@ -19,7 +19,7 @@ import { MediaflowError } from '../model/errors';
 import { runFfmpeg } from './ffmpeg-run';
 import { withLocalInputs } from './local-input';
 import { ffmpegTimeoutMs, finishOutput, withHeartbeats, withScratchDir } from './transcode';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 export interface ChunkedGroup {
   /** Every rendition of the group, in plan order (their index names their chunk folders). */

@@ -11,7 +11,7 @@ import { encodeArgs, encodeLayout, remuxArgs } from '../media/args/encode';
 import { runFfmpeg } from './ffmpeg-run';
 import { withLocalInputs } from './local-input';
 import { ffmpegTimeoutMs, finishOutput, withHeartbeats, withScratchDir } from './transcode';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 
 /** The remuxes after the encode are stream copies: a small share of the run's progress. */
 const ENCODE_SHARE = 0.95;
