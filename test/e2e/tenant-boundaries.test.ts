@@ -15,6 +15,7 @@ import { startStack, type Stack } from '../helpers/stack';
 import { makeClip, testBinaries } from '../helpers/media';
 import { isFinal, pollJob } from '../helpers/jobs';
 import { createApiKeyStore } from '../../db/api-keys';
+import { startOssServer, type OssServer } from '../helpers/oss-server';
 
 const run = promisify(execFile);
 
@@ -224,5 +225,52 @@ describe('notify URLs are checked at submission (issue 12 item 17)', () => {
       assert.deepEqual(patched.json.errors.map((e: { path: string }) => e.path), ['notify.url']);
     }
     assert.deepEqual((await call('betaAdmin', 'GET', '/v1/pipelines/hooked')).json.notify, { url: 'https://example.com/hook' });
+  });
+});
+
+describe('input.bucket with STORAGE_DRIVER=oss (issue 12 item 1: the other bucket is not a way around the tenant prefix)', () => {
+  let oss: OssServer;
+  let ossStack: Stack;
+  const ossSecrets = { root: '', acme: '' };
+  async function post(who: keyof typeof ossSecrets, input: unknown) {
+    const res = await fetch(`${ossStack.api!.url}/v1/jobs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ossSecrets[who]}`, 'content-type': 'application/json' },
+      body: JSON.stringify(job({ input })),
+    });
+    const text = await res.text();
+    return { status: res.status, json: JSON.parse(text), text, type: res.headers.get('content-type') ?? '' };
+  }
+  before(async () => {
+    oss = await startOssServer({ buckets: ['media', 'archive'] });
+    // Submission only: no worker needed to see what the API accepts.
+    ossStack = await startStack({ api: true, worker: 'none', env: oss.env('media', { OSS_PREFIX: 'mf/', OSS_INPUT_BUCKETS: 'archive' }) });
+    const first = await fetch(`${ossStack.api!.url}/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ role: 'admin', name: 'root' }) });
+    ossSecrets.root = ((await first.json()) as { secret: string }).secret;
+    ossSecrets.acme = (await createApiKeyStore(ossStack.db).create('acme', 'submitter', 'acme')).secret;
+    const put = await fetch(`${ossStack.api!.url}/v1/objects/raw/a.mp4`, { method: 'PUT', headers: { authorization: `Bearer ${ossSecrets.acme}` }, body: clip });
+    assert.equal(put.status, 201);
+    assert.ok(await ossStack.storage.head('tenants/acme/raw/a.mp4'));
+  });
+  after(async () => {
+    await ossStack?.stop();
+    await oss?.close();
+  });
+
+  test('the default tenant naming acme\'s object by full name in OSS_BUCKET: exactly like a missing object', async () => {
+    const foreign = await post('root', { bucket: 'media', key: 'mf/tenants/acme/raw/a.mp4' });
+    const missing = await post('root', { bucket: 'media', key: 'mf/tenants/acme/raw/none.mp4' });
+    assert.equal(foreign.status, 400, foreign.text);
+    assert.equal(foreign.json.code, 'InputNotFound');
+    assert.deepEqual(foreign.json.errors, [{ path: 'input.key', message: 'no such object' }]);
+    assert.deepEqual(shape(foreign, 'mf/tenants/acme/raw/a.mp4'), shape(missing, 'mf/tenants/acme/raw/none.mp4'));
+  });
+
+  test('another tenant may not name a bucket at all: 400 naming input.bucket', async () => {
+    for (const bucket of ['media', 'archive']) {
+      const res = await post('acme', { bucket, key: 'mf/tenants/acme/raw/a.mp4' });
+      assert.equal(res.status, 400, res.text);
+      assert.deepEqual(res.json.errors.map((e: { path: string }) => e.path), ['input.bucket']);
+    }
   });
 });
