@@ -1,0 +1,303 @@
+/**
+ * mediaJob's orchestration on Temporal's time-skipping test server with STUB activities: retry
+ * window, cancel in every phase, dependency failure, pipeline pause/resume, idempotent submission,
+ * ignored retry signals, MediaFinishedAt. No ffmpeg, no storage: a change to retry/cancel/dependency
+ * logic is checked in seconds (the real stack's tests in test/workflows and test/e2e check the rest).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import { Worker } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { Activities } from '../../activities';
+import type { JobSpec } from '../../model/job';
+import type { JobState, MediaInfo } from '../../model/job-state';
+import { cancelSignal, pipelineResumedSignal, retrySignal, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../../workflows/definitions';
+import { bundleWorkflows } from '../../worker/main';
+import { presetOutput, testSpec } from '../helpers/spec';
+import { startTimeSkippingServer, type TimeSkippingServer } from './test-server';
+
+const TASK_QUEUE = 'time-skipping';
+const suiteStarted = Date.now();
+let server: TimeSkippingServer;
+let worker: Worker;
+let running: Promise<void>;
+
+const media: MediaInfo = {
+  durationSec: 10,
+  still: false,
+  container: 'mov,mp4,m4a,3gp,3g2,mj2',
+  sizeBytes: 1_000_000,
+  video: { codec: 'h264', width: 854, height: 480, fps: 30, rotation: 0, pixFmt: 'yuv420p', sar: [1, 1] },
+  audio: [{ codec: 'aac', channels: 2, sampleRate: 48000, default: true }],
+};
+
+type Stub = { [K in keyof Activities]?: (...args: Parameters<Activities[K]>) => ReturnType<Activities[K]> };
+
+/** Per job (workflow id): what its activities do, and the activity ids they ran under. */
+const stubs = new Map<string, Stub>();
+const calls = new Map<string, string[]>();
+/** Resolved when an activity of that job with that id starts. */
+const startedWaiters = new Map<string, () => void>();
+
+function info() {
+  return Context.current().info;
+}
+
+function attempted<T>(value: T) {
+  return { value, attempt: info().attempt };
+}
+
+/** Heartbeats until canceled, then throws as the real activities do: CancelledFailure with the attempt. */
+async function runUntilCanceled(): Promise<never> {
+  const ctx = Context.current();
+  try {
+    for (;;) {
+      ctx.heartbeat({ progress: 0.5 });
+      await ctx.sleep(50);
+    }
+  } catch (err) {
+    if (err instanceof CancelledFailure) throw new CancelledFailure(err.message, [{ attempt: ctx.info.attempt }]);
+    throw err;
+  }
+}
+
+const failWith = (type: string, message = `stub ${type}`) => ApplicationFailure.create({ type, message, nonRetryable: true, details: [{ attempt: info().attempt }] });
+
+function dispatch<K extends keyof Activities>(name: K, fallback: (...args: Parameters<Activities[K]>) => ReturnType<Activities[K]>) {
+  return ((...args: Parameters<Activities[K]>) => {
+    const { workflowExecution, activityId } = info();
+    const id = workflowExecution?.workflowId ?? '';
+    (calls.get(id) ?? calls.set(id, []).get(id)!).push(activityId);
+    startedWaiters.get(`${id}/${activityId}`)?.();
+    const stub = stubs.get(id)?.[name] as ((...a: Parameters<Activities[K]>) => ReturnType<Activities[K]>) | undefined;
+    return (stub ?? fallback)(...args);
+  }) as Activities[K];
+}
+
+const output = (name: string, key: string) => ({ name, key, sizeBytes: 1000, durationSec: 10, video: null, audio: null });
+
+const activities: Partial<Activities> = {
+  probeInput: dispatch('probeInput', async () => attempted(media)),
+  transcode: dispatch('transcode', async (i) => attempted(output(i.task.name, i.task.outputKey))),
+  snapshot: dispatch('snapshot', async (i) => attempted({ name: i.task.name, keys: i.task.keys })),
+  watermark: dispatch('watermark', async (i) => attempted({ key: i.task.assetKey, width: 100, height: 50 }) as never),
+  packageOutput: dispatch('packageOutput', async (i) => attempted(output(i.task.name, i.task.outputKey))),
+  pipelineState: dispatch('pipelineState', async () => 'active' as const),
+  removeObjects: dispatch('removeObjects', async () => undefined),
+  notify: dispatch('notify', async () => attempted(null)),
+};
+
+before(async () => {
+  const t0 = Date.now();
+  server = await startTimeSkippingServer();
+  worker = await Worker.create({
+    connection: server.env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowBundle: await bundleWorkflows(),
+    activities,
+    // A cancel reaches an activity in the answer to a heartbeat: send them often (the default waits 8 s).
+    maxHeartbeatThrottleInterval: '100ms',
+    defaultHeartbeatThrottleInterval: '100ms',
+  });
+  running = worker.run();
+  console.log(`# time-skipping server and worker ready in ${Date.now() - t0} ms`);
+});
+
+after(async () => {
+  worker?.shutdown();
+  await running;
+  await server?.stop();
+  console.log(`# time-skipping suite: ${Date.now() - suiteStarted} ms in all`);
+});
+
+function spec(extra: Partial<JobSpec> = {}, outputs = [presetOutput('small', 'mp4-h264-360p')]): JobSpec {
+  return testSpec('raw/in.mp4', outputs, { snapshots: [], retryWindowSec: 3600, ...extra });
+}
+
+function start(s: JobSpec, stub: Stub = {}): Promise<WorkflowHandle> {
+  stubs.set(s.id, stub);
+  return server.env.client.workflow.start(WORKFLOW_TYPE, { workflowId: s.id, taskQueue: TASK_QUEUE, args: [s] });
+}
+
+/** Resolves when the job's activity `activityId` starts. */
+function started(jobId: string, activityId: string): Promise<void> {
+  return new Promise((resolve) => startedWaiters.set(`${jobId}/${activityId}`, resolve));
+}
+
+async function until(handle: WorkflowHandle, done: (s: JobState) => boolean): Promise<JobState> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = await handle.query(stateQuery);
+    if (done(s)) return s;
+    if (Date.now() > deadline) throw new Error(`not reached: ${JSON.stringify(s)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const statuses = (s: JobState) => Object.fromEntries(s.tasks.map((t) => [t.id, t.status]));
+
+describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => {
+  test('a failed job whose retry window (an hour) passes ends failed, notified once', async () => {
+    const s = spec();
+    const h = await start(s, { transcode: async () => { throw failWith('OutputTooLarge'); } });
+    const before = await server.env.currentTimeMs();
+    const state = (await h.result()) as JobState;
+    assert.equal(state.status, 'failed');
+    assert.equal(state.error?.code, 'OutputTooLarge');
+    assert.deepEqual(state.notifications.map((n) => n.event), ['job.failed']);
+    assert.ok((await server.env.currentTimeMs()) - before >= 3600_000, 'the window was waited out (in skipped time)');
+  });
+
+  test('a retry inside the window re-runs only the failed tasks, under #1 activity ids', async () => {
+    const s = spec({}, [presetOutput('a', 'mp4-h264-360p'), presetOutput('b', 'mp4-h264-360p')]);
+    let bRuns = 0;
+    const h = await start(s, {
+      transcode: async (i) => {
+        if (i.task.name === 'b' && bRuns++ === 0) throw failWith('OutputTooLarge');
+        return attempted(output(i.task.name, i.task.outputKey));
+      },
+    });
+    await until(h, (x) => x.status === 'failed');
+    await h.signal(retrySignal);
+    const state = (await h.result()) as JobState;
+    assert.equal(state.status, 'succeeded');
+    // The two transcodes start in either order; b's retry after both.
+    assert.deepEqual(calls.get(s.id)?.slice(0, 1), ['probe']);
+    assert.deepEqual(calls.get(s.id)?.slice(1, 3).sort(), ['transcode:a', 'transcode:b']);
+    assert.deepEqual(calls.get(s.id)?.slice(3), ['transcode:b#1']);
+    assert.deepEqual(state.notifications.map((n) => n.event), ['job.failed', 'job.succeeded']);
+    assert.equal(state.error, null);
+  });
+
+  test('cancel while the pipeline holds the job: canceled, nothing probed, nothing to clean up', async () => {
+    const s = spec({ waitForPipeline: true });
+    const asked = started(s.id, 'pipeline');
+    const h = await start(s, { pipelineState: async () => 'paused' });
+    await asked;
+    await h.signal(cancelSignal, { reason: 'a test' });
+    const state = (await h.result()) as JobState;
+    assert.equal(state.status, 'canceled');
+    assert.match(state.error?.message ?? '', /a test/);
+    assert.deepEqual(calls.get(s.id), ['pipeline']);
+    assert.ok(state.finishedAt);
+  });
+
+  test('cancel while probing: the probe is canceled, with the attempt it was on', async () => {
+    const s = spec();
+    const probing = started(s.id, 'probe');
+    const h = await start(s, { probeInput: runUntilCanceled });
+    await probing;
+    await h.signal(cancelSignal);
+    const state = (await h.result()) as JobState;
+    assert.equal(state.status, 'canceled');
+    assert.deepEqual(state.tasks.map((t) => [t.id, t.status, t.attempts]), [['probe', 'canceled', 1], ['notify', 'skipped', 0]]);
+  });
+
+  test('Temporal cancel while an HLS ladder encodes: rungs and package canceled (not DependencyFailed), the folder removed, progress not 1', async () => {
+    const s = spec({}, [presetOutput('stream', 'hls-h264-ladder')]);
+    const encoding = started(s.id, 'transcode:stream/480p');
+    const h = await start(s, { transcode: runUntilCanceled });
+    await encoding;
+    await h.cancel();
+    const state = (await h.result()) as JobState;
+    assert.equal(state.status, 'canceled');
+    const byId = Object.fromEntries(state.tasks.map((t) => [t.id, t]));
+    assert.equal(byId['package:stream']?.status, 'canceled');
+    assert.equal(byId['package:stream']?.error, null);
+    assert.deepEqual([byId['transcode:stream/480p']?.status, byId['transcode:stream/480p']?.attempts], ['canceled', 1]);
+    for (const t of state.tasks) assert.notEqual(t.status === 'canceled' && t.progress, 1, `${t.id} shows progress 1`);
+    assert.ok(state.progress < 1, `job progress ${state.progress}`);
+    assert.ok(calls.get(s.id)?.includes('cleanup'));
+  });
+
+  test('a Temporal cancel inside the retry window closes it: the job stays failed', async () => {
+    const s = spec();
+    const h = await start(s, { transcode: async () => { throw failWith('OutputTooLarge'); } });
+    await until(h, (x) => x.status === 'failed');
+    await h.cancel();
+    const state = (await h.result()) as JobState;
+    assert.equal(state.status, 'failed');
+    assert.deepEqual(state.notifications.map((n) => n.event), ['job.failed']);
+  });
+
+  test('a failed rung fails the package with DependencyFailed; a retry re-runs both', async () => {
+    const s = spec({ retryWindowSec: 60 }, [presetOutput('stream', 'hls-h264-ladder')]);
+    let failed = false;
+    const h = await start(s, {
+      transcode: async (i) => {
+        if (i.task.id === 'transcode:stream/360p' && !failed) {
+          failed = true;
+          throw failWith('EncodeFailed');
+        }
+        return attempted(output(i.task.name, i.task.outputKey));
+      },
+    });
+    const first = await until(h, (x) => x.status === 'failed');
+    assert.equal(first.tasks.find((t) => t.id === 'package:stream')?.error?.code, 'DependencyFailed');
+    assert.deepEqual(first.tasks.find((t) => t.id === 'transcode:stream/480p')?.status, 'succeeded');
+    await h.signal(retrySignal);
+    const state = (await h.result()) as JobState;
+    assert.equal(state.status, 'succeeded');
+    // Only the failed rung and the package run again (then the rung files are removed).
+    assert.deepEqual(calls.get(s.id)?.filter((id) => id.endsWith('#1')), ['transcode:stream/360p#1', 'package:stream#1', 'cleanup:stream#1']);
+  });
+
+  test('a paused pipeline holds the job in queued; resumed (signal, or the 30 s recheck), it runs', async () => {
+    const s = spec({ waitForPipeline: true });
+    let paused = true;
+    const h = await start(s, { pipelineState: async () => (paused ? 'paused' : 'active') });
+    await until(h, (x) => x.status === 'queued' && (calls.get(s.id)?.length ?? 0) > 0);
+    paused = false;
+    await h.signal(pipelineResumedSignal);
+    assert.equal(((await h.result()) as JobState).status, 'succeeded');
+
+    // No signal at all: the job checks again on its own.
+    const quiet = spec({ waitForPipeline: true });
+    let checks = 0;
+    const q = await start(quiet, { pipelineState: async () => (checks++ < 2 ? 'paused' : 'active') });
+    assert.equal(((await q.result()) as JobState).status, 'succeeded');
+    assert.equal(checks, 3);
+  });
+
+  test('the same workflow id with USE_EXISTING joins the running job instead of starting another', async () => {
+    const s = spec();
+    const probing = started(s.id, 'probe');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    stubs.set(s.id, { probeInput: async () => (await gate, attempted(media)) });
+    const opts = { workflowId: s.id, taskQueue: TASK_QUEUE, args: [s] as [JobSpec], workflowIdConflictPolicy: 'USE_EXISTING' as const };
+    const first = await server.env.client.workflow.start(WORKFLOW_TYPE, opts);
+    await probing;
+    const second = await server.env.client.workflow.start(WORKFLOW_TYPE, opts);
+    assert.equal(second.firstExecutionRunId, first.firstExecutionRunId);
+    release();
+    assert.equal(((await first.result()) as JobState).status, 'succeeded');
+    assert.deepEqual(calls.get(s.id)?.filter((id) => id === 'probe'), ['probe']);
+  });
+
+  test('a retry signal to a running job is not silently dropped: the job notes it', async () => {
+    const s = spec();
+    const encoding = started(s.id, 'transcode:small');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const h = await start(s, { transcode: async (i) => (await gate, attempted(output(i.task.name, i.task.outputKey))) });
+    await encoding;
+    await h.signal(retrySignal);
+    const noted = await until(h, (x) => (x.notes?.length ?? 0) > 0);
+    assert.match(noted.notes![0]!.message, /retry signal ignored: the job is processing, not failed/);
+    release();
+    const state = (await h.result()) as JobState;
+    assert.equal(state.status, 'succeeded');
+    assert.deepEqual(calls.get(s.id), ['probe', 'transcode:small']);
+  });
+
+  test('MediaFinishedAt is the job’s finishedAt', async () => {
+    const s = spec();
+    const h = await start(s);
+    const state = (await h.result()) as JobState;
+    const d = await h.describe();
+    assert.equal(d.typedSearchAttributes.get(searchAttributes.finishedAt)?.toISOString(), state.finishedAt);
+    assert.equal(d.typedSearchAttributes.get(searchAttributes.status), 'succeeded');
+  });
+});
