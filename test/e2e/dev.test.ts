@@ -56,6 +56,32 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
+/** Alive and not a zombie waiting to be reaped. */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function gone(pid: number, timeoutMs = 60_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (await alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return true;
+}
+
+/** The pids the banner lists. */
+function pidsOf(output: string): { supervisor: number; service: number; temporal: number } {
+  const m = /Processes\s+supervisor (\d+), API\+worker (\d+), Temporal (\d+)/.exec(output);
+  assert.ok(m, `no pids in the banner:\n${output}`);
+  return { supervisor: Number(m[1]), service: Number(m[2]), temporal: Number(m[3]) };
+}
+
 const waitJob = (id: string) => pollJob(api, id, isFinal, { timeoutMs: 60_000, intervalMs: 250 });
 
 describe('npm run dev', { timeout: 300_000 }, () => {
@@ -93,5 +119,40 @@ describe('npm run dev', { timeout: 300_000 }, () => {
     } finally {
       assert.equal(await stopDev(second.child), 0, second.output());
     }
+  });
+
+  test('kill -9 of the API/worker process: dev stops Temporal and exits non-zero', async () => {
+    const dev = await startDev();
+    const pids = pidsOf(dev.output());
+    assert.equal(pids.supervisor, dev.child.pid);
+    assert.ok(await alive(pids.temporal));
+    const exited = new Promise<number | null>((resolve) => dev.child.once('exit', (code) => resolve(code)));
+    process.kill(pids.service, 'SIGKILL');
+    assert.equal(await exited, 1, dev.output());
+    assert.match(dev.output(), /the API\/worker process exited \(SIGKILL\)/);
+    assert.ok(await gone(pids.temporal, 15_000), `Temporal (pid ${pids.temporal}) is left running`);
+    assert.equal(await listening(ports.temporal), false);
+    assert.equal(await listening(ports.api), false);
+  });
+
+  test('kill -9 of the Temporal dev server: dev stops the API and the worker and exits non-zero', async () => {
+    const dev = await startDev();
+    const pids = pidsOf(dev.output());
+    const exited = new Promise<number | null>((resolve) => dev.child.once('exit', (code) => resolve(code)));
+    process.kill(pids.temporal, 'SIGKILL');
+    assert.equal(await exited, 1, dev.output());
+    assert.match(dev.output(), /the Temporal dev server exited/);
+    assert.ok(await gone(pids.service, 15_000), 'the API/worker process is left running');
+    assert.equal(await listening(ports.api), false);
+  });
+
+  test('kill -9 of dev itself: the API/worker process stops Temporal and itself', async () => {
+    const dev = await startDev();
+    const pids = pidsOf(dev.output());
+    process.kill(pids.supervisor, 'SIGKILL');
+    assert.ok(await gone(pids.temporal), `Temporal (pid ${pids.temporal}) is left running`);
+    assert.ok(await gone(pids.service), 'the API/worker process is left running');
+    assert.equal(await listening(ports.temporal), false);
+    assert.equal(await listening(ports.api), false);
   });
 });
