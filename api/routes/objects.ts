@@ -150,7 +150,12 @@ export function objectRoutes(deps: { config: Config; storage: Storage; log?: (li
       ...(range ? { 'Content-Range': `bytes ${range.start}-${range.end}/${info.sizeBytes}` } : {}),
     };
     if (c.req.method === 'HEAD') return c.body(null, status, all);
-    const { body } = await storage.get(storeKey, range ?? undefined);
+    const { info: read, body } = await storage.get(storeKey, range ?? undefined);
+    // Overwritten between the head and the read: the headers above describe the old version.
+    if (read.sizeBytes !== info.sizeBytes) {
+      body.destroy();
+      throw problemError('StorageUnavailable', `the object "${key}" changed while it was being read; try again`);
+    }
     return c.body(Readable.toWeb(body) as ReadableStream, status, all);
   });
 

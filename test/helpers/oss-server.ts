@@ -118,6 +118,8 @@ export async function startOssServer(options: OssServerOptions = {}) {
   let corruptStores = 0;
   let corruptDownloads = 0;
   const habits: Misbehaviour = {};
+  /** Objects to overwrite just before the next GET of their key is answered (a race with a writer). */
+  const swaps = new Map<string, Buffer>();
 
   function bucketOf(req: http.IncomingMessage, path: string): { bucket: string | null; rest: string } {
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
@@ -279,6 +281,12 @@ export async function startOssServer(options: OssServerOptions = {}) {
       return { status: 204 };
     }
     if (method === 'GET' || method === 'HEAD') {
+      const swap = method === 'GET' ? swaps.get(`${bucket}/${key}`) : undefined;
+      if (swap) {
+        swaps.delete(`${bucket}/${key}`);
+        const old = objs.get(key);
+        store(bucket!, key, swap, old?.contentType ?? 'application/octet-stream', `"${md5(swap).toString('hex').toUpperCase()}"`);
+      }
       const obj = objs.get(key);
       if (!obj) throw new OssError(404, 'NoSuchKey', 'The specified key does not exist.', [['Key', key]]);
       const headers = objectHeaders(obj);
@@ -435,6 +443,10 @@ export async function startOssServer(options: OssServerOptions = {}) {
     /** Makes every open multipart upload of `key` (or all) look `ms` older. */
     backdateUploads(ms: number, key?: string): void {
       for (const u of uploads.values()) if (key === undefined || u.key === key) u.initiated = new Date(u.initiated.getTime() - ms);
+    },
+    /** The next GET of `key` finds it overwritten with `data` (as if another writer came between a HEAD and that GET). */
+    overwriteBeforeNextGet(bucket: string, key: string, data: Buffer): void {
+      swaps.set(`${bucket}/${key}`, data);
     },
     /** Switches looser backend habits on (or off again with null/false); returns the previous ones. */
     misbehave(patch: Misbehaviour): Misbehaviour {

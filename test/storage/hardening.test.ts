@@ -467,3 +467,32 @@ describe('multipart uploads are not left behind (item 11)', () => {
     assert.deepEqual(oss.openUploadKeys(), ['elsewhere/out/x.mp4', 'mf/out/late.mp4']);
   });
 });
+
+describe('an object overwritten between the API\'s HEAD and its GET (item 7, the whole-object side)', () => {
+  let oss: OssServer;
+  let api: RunningApi;
+  before(async () => {
+    oss = await startOssServer({ buckets: ['media'] });
+    await fs.mkdir(path.join(dir, 'api-race'), { recursive: true });
+    api = await startApi(loadConfig({ DATA_DIR: path.join(dir, 'api-race'), PORT: '0', ...oss.env('media', { OSS_MULTIPART_SWEEP_SEC: '0' }) }));
+  });
+  after(async () => {
+    await api?.close();
+    await oss?.close();
+  });
+
+  test('a longer new version is not streamed under the old Content-Length; the keep-alive socket stays usable', async () => {
+    const put = await fetch(`${api.url}/v1/objects/raw/race.bin`, { method: 'PUT', body: randomBytes(1000) });
+    assert.equal(put.status, 201);
+    oss.overwriteBeforeNextGet('media', 'raw/race.bin', randomBytes(500_000));
+    const data = await rawExchange(Number(new URL(api.url).port), [
+      'GET /v1/objects/raw/race.bin HTTP/1.1\r\nHost: mediaflow\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\nHost: mediaflow\r\nConnection: close\r\n\r\n',
+    ]);
+    const [first, health, ...rest] = parseResponses(data);
+    assert.match(first?.statusLine ?? '', /^HTTP\/1\.1 503 /);
+    assert.match(first!.body.toString(), /changed while it was being read/);
+    assert.match(health?.statusLine ?? '', /^HTTP\/1\.1 200 /, `then ${JSON.stringify(health?.statusLine)}`);
+    assert.deepEqual(rest, []);
+  });
+});
