@@ -95,17 +95,22 @@ class JobView {
   }
 
   show(job: JobState): void {
+    // The job's progress means something once its tasks are planned (processing); before that, the status says it all.
+    const measured = job.status === 'processing' || job.status === 'succeeded';
     const fraction = job.status === 'succeeded' ? 1 : job.progress;
     if (job.status !== this.status) {
       this.status = job.status;
       if (this.bar.tty) this.bar.relabel(job.status.padEnd(10));
-      else print(this.out, `status ${job.status}`);
-      if (job.status === 'failed' || job.status === 'canceled') return;
-      this.bar.update(fraction, taskDetail(job.tasks), true);
+      else {
+        this.bar.finish();
+        print(this.out, `status ${job.status}`);
+      }
+      if (job.status === 'processing') this.bar.restart();
+      if (measured) this.bar.update(fraction, taskDetail(job.tasks), true);
+      else if (this.bar.tty && !isFinal(job)) this.bar.update(0, taskDetail(job.tasks), true);
       return;
     }
-    if (job.status === 'failed' || job.status === 'canceled') return;
-    this.bar.update(fraction, taskDetail(job.tasks));
+    if (measured) this.bar.update(fraction, taskDetail(job.tasks));
   }
 
   finish(): void {
@@ -248,7 +253,7 @@ function describeMedia(job: JobState): string {
 
 function describeJob(job: JobState): string {
   const rows: string[][] = [
-    ['job', `${job.id}  ${job.status}  ${percent(job.status === 'succeeded' ? 1 : job.progress)}%`],
+    ['job', `${job.id}  ${job.status}${job.status === 'processing' ? `  ${percent(job.progress)}%` : ''}`],
     ['pipeline', job.pipeline],
     ['created', job.createdAt],
   ];

@@ -51,10 +51,15 @@ export class ProgressBar {
     this.lastDraw = now;
     const filled = Math.round((pct / 100) * WIDTH);
     let line = `${this.label} [${'#'.repeat(filled)}${'-'.repeat(WIDTH - filled)}] ${String(pct).padStart(3)}%${detail ? `  ${detail}` : ''}`;
-    const columns = this.out.columns ?? 80;
+    const columns = this.out.columns || 80;
     if (line.length > columns - 1) line = line.slice(0, Math.max(0, columns - 1));
     this.out.write(`\r\x1b[2K${line}`);
     this.drawn = true;
+  }
+
+  /** Counts 10 % steps afresh (a job that starts processing again after a retry). */
+  restart(): void {
+    this.step = -1;
   }
 
   /** Ends the bar's line on a terminal, so what follows starts on a fresh one. */
