@@ -45,7 +45,60 @@ function objectPath(key: string): string {
   return path.join(stack.dataDir, 'objects', key);
 }
 
+/** Every folder under the store's root that holds nothing. */
+async function emptyFolders(): Promise<string[]> {
+  const root = path.join(stack.dataDir, 'objects');
+  const entries = await fs.readdir(root, { recursive: true, withFileTypes: true });
+  const empty: string[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const dir = path.join(e.parentPath, e.name);
+    if ((await fs.readdir(dir)).length === 0) empty.push(path.relative(root, dir));
+  }
+  return empty;
+}
+
 describe('mediaJob', { timeout: 300_000 }, () => {
+  test('a canceled HLS ladder: rungs and package canceled with their attempts, no folder left; a text watermark leaves no watermarks/ folder', async () => {
+    const src = path.join(stack.dataDir, 'ladder.mp4');
+    await makeClip(src, { width: 1280, height: 720, durationSec: 20 });
+    await upload(src, 'raw/ladder.mp4');
+    const ladder = presetOutput('stream', 'hls-h264-ladder', (t) => ({ ...t, video: { ...t.video!, preset: 'slow' } }));
+    const s = spec('raw/ladder.mp4', [ladder]);
+    const handle = await stack.client.workflow.start(WORKFLOW_TYPE, { workflowId: s.id, taskQueue: taskQueueFor(stack.config, 'default'), args: [s] });
+    // Canceled once ffmpeg has been encoding a rung for a while.
+    for (;;) {
+      const now = await handle.query(stateQuery);
+      if (now.tasks.some((t) => t.kind === 'transcode' && t.status === 'running')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    await handle.cancel();
+    const state = (await handle.result()) as JobState;
+    assert.equal(state.status, 'canceled');
+    const pkg = state.tasks.find((t) => t.id === 'package:stream');
+    assert.deepEqual([pkg?.status, pkg?.error], ['canceled', null], 'the package never ran: canceled, not DependencyFailed');
+    const rungs = state.tasks.filter((t) => t.kind === 'transcode');
+    assert.ok(rungs.length >= 2);
+    for (const t of rungs) {
+      assert.equal(t.status, 'canceled', t.id);
+      assert.notEqual(t.progress, 1, t.id);
+    }
+    // Rungs start at once and both worker slots run them: the attempts they were on, not 0.
+    assert.ok(rungs.some((t) => t.attempts === 1), JSON.stringify(rungs));
+    assert.ok(state.progress < 1, `progress ${state.progress}`);
+    assert.equal(await fs.stat(objectPath(`out/${s.id}`)).catch(() => null), null, 'the job folder is gone');
+
+    const small = path.join(stack.dataDir, 'wm.mp4');
+    await makeClip(small, { width: 640, height: 360, durationSec: 2 });
+    await upload(small, 'raw/wm.mp4');
+    const text = spec('raw/wm.mp4', [{ ...presetOutput('text', 'mp4-h264-360p'), watermarks: [{ templateId: null, settings: { text: { content: 'mediaflow', color: '#ffffff' }, position: 'BR', widthRel: 0.3 } }] }], { snapshots: [] });
+    const done = await run(text);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    assert.deepEqual(await fs.readdir(objectPath(`out/${text.id}`)), ['text.mp4'], 'no watermarks/ folder after success');
+    assert.deepEqual(await emptyFolders(), []);
+  });
+
   test('720p H.264/AAC source → 360p rendition and poster, probed', async () => {
     const src = path.join(stack.dataDir, 'src.mp4');
     await makeClip(src, { width: 1280, height: 720, durationSec: 3, fps: 30 });
