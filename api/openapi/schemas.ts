@@ -128,7 +128,7 @@ export const jobSummarySchema = z.object({
   status: z.enum(jobStatuses),
   pipeline: z.string(),
   createdAt: time,
-  finishedAt: time.nullable().meta({ description: 'when processing ended, as the job's own finishedAt (before its callback; set while a failed job waits out its retry window); null while it runs' }),
+  finishedAt: time.nullable().meta({ description: 'when processing ended, as the job itself says (before its callback; set while a failed job waits out its retry window); null while it runs' }),
 });
 export type JobSummary = z.infer<typeof jobSummarySchema>;
 
