@@ -100,6 +100,8 @@ class JobView {
     const fraction = job.status === 'succeeded' ? 1 : job.progress;
     if (job.status !== this.status) {
       this.status = job.status;
+      // Off a terminal, `progress 100%` comes before `status succeeded`.
+      if (!this.bar.tty && job.status === 'succeeded') this.bar.update(1);
       if (this.bar.tty) this.bar.relabel(job.status.padEnd(10));
       else {
         this.bar.finish();
