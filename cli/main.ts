@@ -155,7 +155,7 @@ async function follow(ctx: Ctx, id: string): Promise<JobState> {
     view?.show(job);
   };
   const loop = async () => {
-    while (!isFinal(job)) {
+    while (!isFinal(job) && !abort.signal.aborted) {
       if (useEvents) {
         let events: Awaited<ReturnType<Api['events']>>;
         try {
@@ -188,8 +188,11 @@ async function follow(ctx: Ctx, id: string): Promise<JobState> {
       }
     }
   };
+  const following = loop();
+  // After Ctrl-C the loop ends on the aborted request; nothing waits for it any more.
+  following.catch(() => {});
   try {
-    await Promise.race([loop(), interrupted]);
+    await Promise.race([following, interrupted]);
     return job;
   } finally {
     abort.abort();
