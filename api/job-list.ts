@@ -61,7 +61,7 @@ export function statusClause(status: JobStatus): string {
   return ended.length ? `(${byAttribute} OR ExecutionStatus IN (${quoteAll(ended)}))` : byAttribute;
 }
 
-/** The visibility query for a tenant's jobs (every run: see latestRuns for one entry per job). */
+/** The visibility query for a tenant's jobs (every run: listJobs keeps each job's latest run only). */
 export function visibilityQuery(tenant: string, filter: { status?: JobStatus | undefined; pipeline?: string | undefined }): string {
   const parts = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`, `MediaTenant = ${quote(tenant)}`];
   if (filter.pipeline !== undefined) parts.push(`MediaPipeline = ${quote(filter.pipeline)}`);
@@ -92,32 +92,34 @@ async function allRuns(deps: Deps, query: string): Promise<Run[]> {
 
 const millis = (ts: Timestamp | null | undefined): number => (ts?.seconds == null ? 0 : Date.parse(isoOf(ts)!));
 
-/**
- * The latest run of each of these workflow ids: the running one (a workflow id has at most one,
- * and it is the newest), else the one that closed last (a reset terminates the run it replaces,
- * or starts after it closed, so the run it starts always closes later). Keyed by workflow id,
- * the run id as value.
- */
-async function latestRuns(deps: Deps, workflowIds: string[], tenant?: string): Promise<Map<string, string>> {
-  const latest = new Map<string, Run>();
+/** Every run of these workflow ids (of the tenant, when given), by workflow id. */
+async function runsOf(deps: Deps, workflowIds: string[], tenant?: string): Promise<Map<string, Run[]>> {
+  const byId = new Map<string, Run[]>();
   const ids = [...new Set(workflowIds)];
   // Batches keep each query short; the runs of one id always fall in one batch.
   for (let i = 0; i < ids.length; i += 100) {
     const where = [`WorkflowType = ${quote(WORKFLOW_TYPE)}`, ...(tenant === undefined ? [] : [`MediaTenant = ${quote(tenant)}`]), `WorkflowId IN (${quoteAll(ids.slice(i, i + 100))})`];
     for (const run of await allRuns(deps, where.join(' AND '))) {
       const id = run.execution?.workflowId ?? '';
-      const best = latest.get(id);
-      if (!best || laterRun(run, best)) latest.set(id, run);
+      byId.set(id, [...(byId.get(id) ?? []), run]);
     }
   }
-  return new Map([...latest].map(([id, run]) => [id, run.execution?.runId ?? '']));
+  return byId;
 }
 
-function laterRun(a: Run, b: Run): boolean {
+/**
+ * The latest of a workflow id's runs, the one that stands for the job: the running one (a
+ * workflow id has at most one, and it is the newest), else the one that closed last (a reset
+ * terminates the run it replaces, or starts after it closed, so the run it starts closes later).
+ */
+function latestRun(runs: Run[]): Run {
   const running = (r: Run) => runStatusOf(r.status) === 'Running';
-  if (running(a) !== running(b)) return running(a);
-  const byClose = millis(a.closeTime as Timestamp) - millis(b.closeTime as Timestamp);
-  return byClose !== 0 ? byClose > 0 : millis(a.startTime as Timestamp) > millis(b.startTime as Timestamp);
+  const later = (a: Run, b: Run): boolean => {
+    if (running(a) !== running(b)) return running(a);
+    const byClose = millis(a.closeTime as Timestamp) - millis(b.closeTime as Timestamp);
+    return byClose !== 0 ? byClose > 0 : millis(a.startTime as Timestamp) > millis(b.startTime as Timestamp);
+  };
+  return runs.reduce((best, run) => (later(run, best) ? run : best));
 }
 
 /**
@@ -139,14 +141,11 @@ async function countJobs(deps: Deps): Promise<Record<string, number>> {
   const counts = await Promise.all(jobStatuses.map((status) => rpc(deps, () => deps.client.workflow.count(`${ofType} AND ${statusClause(status)}`))));
   const result: Record<string, number> = Object.fromEntries(jobStatuses.map((s, i) => [s, counts[i]!.count]));
   const terminated = await allRuns(deps, `${ofType} AND ExecutionStatus = 'Terminated'`);
-  const candidates = terminated.map((r) => r.execution?.workflowId ?? '');
-  if (!candidates.length) return result;
-  const latest = await latestRuns(deps, candidates);
-  const ids = [...latest.keys()];
-  for (let i = 0; i < ids.length; i += 100) {
-    const runs = await allRuns(deps, `${ofType} AND WorkflowId IN (${quoteAll(ids.slice(i, i + 100))})`);
+  if (!terminated.length) return result;
+  for (const runs of (await runsOf(deps, terminated.map((r) => r.execution?.workflowId ?? ''))).values()) {
+    const latest = latestRun(runs);
     for (const run of runs) {
-      if (latest.get(run.execution?.workflowId ?? '') === run.execution?.runId) continue;
+      if (run === latest) continue;
       const status = jobStatusOfRun(runStatusOf(run.status), attribute(deps, run, searchAttributes.status.name) as string | undefined);
       result[status] = Math.max(0, (result[status] ?? 0) - 1);
     }
@@ -252,10 +251,10 @@ export async function listJobs(deps: JobListDeps, tenant: string, q: JobListQuer
   // run is listed (wherever the listing's order puts it: each job once across the pages, though
   // a page may then hold fewer than pageSize jobs).
   const closed = response.executions.filter((run) => runStatusOf(run.status) !== 'Running').map((run) => run.execution?.workflowId ?? '');
-  const latest = closed.length ? await latestRuns(deps, closed, tenant) : new Map<string, string>();
+  const runs = closed.length ? await runsOf(deps, closed, tenant) : new Map<string, Run[]>();
   const current = response.executions.filter((run) => {
-    const id = run.execution?.workflowId ?? '';
-    return !latest.has(id) || latest.get(id) === run.execution?.runId;
+    const all = runs.get(run.execution?.workflowId ?? '');
+    return !all || latestRun(all).execution?.runId === run.execution?.runId;
   });
   const jobs = current.map((run): JobSummary => {
     const runStatus = runStatusOf(run.status);
