@@ -108,6 +108,17 @@ export const configSchema = z.object({
     .regex(/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/, 'whsec_ followed by the base64 of 24 to 64 random bytes')
     .optional(),
   JOB_RETRY_WINDOW_SEC: positiveInt.default(24 * 3600),
+  /**
+   * Origins (scheme://host[:port], comma-separated, or "*") whose pages may read objects
+   * (GET/HEAD /v1/objects/…, signed URLs) across origins; empty: the console's own origin only.
+   */
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.union([z.literal('*'), z.string().regex(/^https?:\/\/[^/?#\s]+$/, 'an origin such as https://player.example.com (scheme, host and port only), or *')]))),
+  /** The longest lifetime a signed object URL (POST /v1/signed-urls) may be given. */
+  SIGNED_URL_MAX_SEC: positiveInt.default(24 * 3600),
   /** Read by scripts/temporal-cli.ts before any config exists; listed here to be validated and documented. */
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
 });
