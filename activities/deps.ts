@@ -12,4 +12,6 @@ export interface ActivityDeps {
   db: () => Promise<Database>;
   /** Scratch space for this worker; nothing in it is needed by any other worker. */
   workDir: string;
+  /** Tells the activity's workflow that a worker has started it (its tasks show `running`); absent in tests without a worker. */
+  announceStarted?: (workflowId: string, activityId: string, attempt: number) => Promise<void>;
 }

@@ -68,8 +68,14 @@ export interface Attempted<T> {
  * ApplicationFailures whose type is the code (non-retryable per the code table), with the
  * attempt number as detail; cancellation passes through untouched.
  */
-async function coded<T>(fn: () => Promise<T>): Promise<T> {
-  const { activityType, currentAttemptScheduledTimestampMs } = Context.current().info;
+async function coded<T>(fn: () => Promise<T>, announce?: ActivityDeps['announceStarted']): Promise<T> {
+  const { activityType, currentAttemptScheduledTimestampMs, activityId, attempt, workflowExecution } = Context.current().info;
+  // Not awaited: a slow signal must not hold up the work; a lost one only delays `running` in the job.
+  if (announce && workflowExecution) {
+    announce(workflowExecution.workflowId, activityId, attempt).catch((err: unknown) => {
+      console.warn(JSON.stringify({ level: 'warn', msg: 'could not announce an activity start', activityId, error: err instanceof Error ? err.message : String(err) }));
+    });
+  }
   metrics.queueLag.observe({ activity: activityType }, Math.max(0, Date.now() - currentAttemptScheduledTimestampMs) / 1000);
   const timer = metrics.activityDuration.startTimer({ activity: activityType });
   try {
@@ -107,43 +113,45 @@ export function createActivities(deps: ActivityDeps) {
   const render = createRenderers(deps);
   const encodeRenditions = createEncoder(deps);
   const chunked = createChunkedEncoder(deps);
+  /** Activities that carry a job's tasks announce their start, so those tasks show `running`. */
+  const tracked = <T>(fn: () => Promise<T>): Promise<T> => coded(fn, deps.announceStarted);
   const renderSnapshot = createSnapshotRenderer(deps);
   const packageRungs = createPackager(deps);
   const prepareWatermark = createWatermarker(deps);
   return {
     async probeInput(input: JobInput | string): Promise<Attempted<MediaInfo>> {
-      return coded(() => withHeartbeats(async () => ({ value: await probe(inputOf(input)), attempt: Context.current().info.attempt })));
+      return tracked(() => withHeartbeats(async () => ({ value: await probe(inputOf(input)), attempt: Context.current().info.attempt })));
     },
     async transcode(input: TranscodeInput): Promise<Attempted<OutputState>> {
-      return coded(async () => ({ value: await render.transcode(inputOf(input), input.task), attempt: Context.current().info.attempt }));
+      return tracked(async () => ({ value: await render.transcode(inputOf(input), input.task), attempt: Context.current().info.attempt }));
     },
     /** Outputs in the order of `tasks`. */
     async encode(input: EncodeInput): Promise<Attempted<OutputState[]>> {
-      return coded(async () => ({ value: await encodeRenditions(inputOf(input), input.tasks), attempt: Context.current().info.attempt }));
+      return tracked(async () => ({ value: await encodeRenditions(inputOf(input), input.tasks), attempt: Context.current().info.attempt }));
     },
     /** A chunked group's audio, each distinct setting once over the whole range; resolves the stored keys. */
     async encodeAudio(input: ChunkedInput): Promise<Attempted<string[]>> {
-      return coded(async () => ({ value: await chunked.encodeAudio(inputOf(input), input.group), attempt: Context.current().info.attempt }));
+      return tracked(async () => ({ value: await chunked.encodeAudio(inputOf(input), input.group), attempt: Context.current().info.attempt }));
     },
     /** One chunk of a chunked group: every video rendition from one decode of its range. */
     async encodeChunk(input: ChunkedInput & { chunk: Chunk }): Promise<Attempted<null>> {
-      return coded(async () => {
+      return tracked(async () => {
         await chunked.encodeChunk(inputOf(input), input.group, input.chunk);
         return { value: null, attempt: Context.current().info.attempt };
       });
     },
     /** A chunked group's renditions joined by stream copy with their audio; outputs in the order of the tasks. */
     async joinRenditions(input: { group: ChunkedGroup; chunkCount: number }): Promise<Attempted<OutputState[]>> {
-      return coded(async () => ({ value: await chunked.joinRenditions(input.group, input.chunkCount), attempt: Context.current().info.attempt }));
+      return tracked(async () => ({ value: await chunked.joinRenditions(input.group, input.chunkCount), attempt: Context.current().info.attempt }));
     },
     async snapshot(input: SnapshotInput): Promise<Attempted<SnapshotState>> {
-      return coded(async () => ({ value: await renderSnapshot(inputOf(input), input.task), attempt: Context.current().info.attempt }));
+      return tracked(async () => ({ value: await renderSnapshot(inputOf(input), input.task), attempt: Context.current().info.attempt }));
     },
     async watermark(input: { task: WatermarkTask }): Promise<Attempted<WatermarkAsset>> {
-      return coded(async () => ({ value: await prepareWatermark(input.task), attempt: Context.current().info.attempt }));
+      return tracked(async () => ({ value: await prepareWatermark(input.task), attempt: Context.current().info.attempt }));
     },
     async packageOutput(input: PackageInput): Promise<Attempted<OutputState>> {
-      return coded(async () => ({ value: await packageRungs(input), attempt: Context.current().info.attempt }));
+      return tracked(async () => ({ value: await packageRungs(input), attempt: Context.current().info.attempt }));
     },
     /** Whether a job held by its pipeline may go; a deleted pipeline holds nothing. */
     async pipelineState(input: { tenant: string; pipeline: string }): Promise<'active' | 'paused'> {

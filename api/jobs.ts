@@ -345,22 +345,32 @@ async function stateFromDescription(deps: JobsDeps, id: string, d: WorkflowExecu
 }
 
 /** Overlays live progress from the heartbeats of running activities (no signal traffic per tick). */
+/** temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED (the proto package is not a direct dependency). */
+const PENDING_ACTIVITY_STATE_STARTED = 2;
+
 function withLiveProgress(state: JobState, d: WorkflowExecutionDescription, client: Client): JobState {
   const converter = client.options.loadedDataConverter.payloadConverter;
+  // Retried tasks run as `taskId#round`; one activity may carry several tasks (`task.activity`).
+  const base = (id: string | null | undefined) => (id ?? '').replace(/#\d+$/, '');
   for (const pending of d.raw.pendingActivities ?? []) {
-    // Retried tasks run as `taskId#round`.
-    const task = state.tasks.find((t) => t.id === pending.activityId?.replace(/#\d+$/, ''));
+    const id = base(pending.activityId);
     const payload = pending.heartbeatDetails?.payloads?.[0];
-    if (!task) continue;
-    task.attempts = Math.max(task.attempts, pending.attempt ?? 0);
-    if (payload) {
-      const details = converter.fromPayload<{ progress?: number }>(payload);
+    const details = payload ? converter.fromPayload<{ progress?: number }>(payload) : null;
+    const started = pending.state === PENDING_ACTIVITY_STATE_STARTED;
+    for (const task of state.tasks) {
+      const carried = task.activity ? base(task.activity) : task.id;
+      // A chunk (`…/chunk-3`) of the task's group: running, but its progress is the chunk's, not the task's.
+      const whole = id === carried;
+      if (!whole && !(task.activity && id.startsWith(`${carried}/`))) continue;
+      if (started && task.status === 'queued') task.status = 'running';
+      if (!whole) continue;
+      task.attempts = Math.max(task.attempts, pending.attempt ?? 0);
       if (typeof details?.progress === 'number') task.progress = Math.max(0, Math.min(1, details.progress));
     }
   }
   const media = state.tasks.filter((t) => t.kind !== 'notify');
   if (media.length && !finalJobStatuses.includes(state.status)) {
-    const sum = media.reduce((acc, t) => acc + (t.status === 'pending' || t.status === 'running' ? t.progress : 1), 0);
+    const sum = media.reduce((acc, t) => acc + (t.status === 'pending' || t.status === 'queued' || t.status === 'running' ? t.progress : 1), 0);
     state.progress = Math.round((sum / media.length) * 1000) / 1000;
   }
   return state;

@@ -3,17 +3,13 @@
  * keyframe of every rendition (and, for HLS/DASH, on a segment boundary: packaging stays a stream
  * copy). Pure: the workflow calls it, the unit tests table-drive it.
  */
+import type { ChunkSettings } from '../model/job';
 import type { TranscodeTask } from './plan';
 
-/** How a job cuts long inputs. The API fills it from its configuration at submission. */
-export interface ChunkSettings {
-  /** Inputs (or clips) at least this long are encoded in chunks; shorter ones in one run. */
-  minDurationSec: number;
-  /** The chunk length aimed at; rounded up to a whole number of segments / GOPs. */
-  chunkSec: number;
-}
+export type { ChunkSettings };
 
-export const defaultChunkSettings: ChunkSettings = { minDurationSec: 90, chunkSec: 30 };
+/** The defaults (CHUNK_MIN_DURATION_SEC, CHUNK_SEC, CHUNK_MAX_PARALLEL), for jobs whose spec carries none. */
+export const defaultChunkSettings: ChunkSettings = { minDurationSec: 90, chunkSec: 30, maxParallel: 4 };
 
 /** One chunk: seconds into the range the tasks read, and each video rendition's frame count. */
 export interface Chunk {
@@ -59,7 +55,7 @@ export function alignedChunkSec(tasks: TranscodeTask[], targetSec: number, limit
  *
  * @example planChunks(tasks, { minDurationSec: 90, chunkSec: 30 })?.length // 4 for a 120 s input
  */
-export function planChunks(tasks: TranscodeTask[], settings: ChunkSettings): Chunk[] | null {
+export function planChunks(tasks: TranscodeTask[], settings: Pick<ChunkSettings, 'minDurationSec' | 'chunkSec'>): Chunk[] | null {
   const first = tasks[0];
   if (!first || !tasks.some((t) => t.video)) return null;
   const durationSec = first.durationSec;

@@ -4,7 +4,11 @@ import type { JobInput } from './job';
 
 export type JobStatus = 'queued' | 'probing' | 'processing' | 'succeeded' | 'failed' | 'canceled';
 export type TaskKind = 'probe' | 'watermark' | 'transcode' | 'snapshot' | 'package' | 'notify';
-export type TaskStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'skipped';
+/**
+ * `queued`: its activity is scheduled and waits for a worker slot; `running`: a worker has started
+ * it. Jobs recorded before `queued` existed go straight from pending to running.
+ */
+export type TaskStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'skipped';
 
 export const finalJobStatuses: readonly JobStatus[] = ['succeeded', 'failed', 'canceled'];
 
@@ -57,6 +61,10 @@ export interface TaskState {
   progress: number;
   attempts: number;
   error: JobError | null;
+  /** The Temporal activity carrying this task now (one activity may carry several renditions). */
+  activity?: string;
+  /** A rendition encoded in chunks: how many (its progress counts finished chunks). */
+  chunks?: number;
 }
 
 export interface OutputState {

@@ -172,4 +172,16 @@ export interface JobSpec {
   retryWindowSec: number;
   /** The pipeline was paused at submission: wait in `queued` until it is active. */
   waitForPipeline: boolean;
+  /** How long inputs are cut into chunks (the API's configuration at submission); absent: the defaults. */
+  chunking?: ChunkSettings;
+}
+
+/** How a job cuts long inputs into chunks that any worker may encode. */
+export interface ChunkSettings {
+  /** Inputs (or clips) at least this long are encoded in chunks; shorter ones in one run. */
+  minDurationSec: number;
+  /** The chunk length aimed at; rounded up to a whole number of every rendition's GOP and segment. */
+  chunkSec: number;
+  /** Chunks of one job scheduled at once: the rest wait in the workflow, not in the task queue. */
+  maxParallel: number;
 }

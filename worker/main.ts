@@ -1,6 +1,8 @@
 /** The worker process: polls each pipeline's task queue and runs mediaJob workflows and activities. */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Client } from '@temporalio/client';
+import { activityStartedSignal } from '../workflows/definitions';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { resolveFfmpeg } from '../activities/ffmpeg-path';
@@ -57,7 +59,11 @@ export async function startWorker(
   const workflowBundle = options.bundle ?? (await bundleWorkflows());
   let opened: Promise<Database> | undefined = options.db ? Promise.resolve(options.db) : undefined;
   const db = () => (opened ??= openDatabase(config));
-  const activities = createActivities({ config, storage, binaries, db, workDir: path.join(config.dataDir, 'work') });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const announceStarted = async (workflowId: string, activityId: string, attempt: number) => {
+    await client.workflow.getHandle(workflowId).signal(activityStartedSignal, { activityId, attempt });
+  };
+  const activities = createActivities({ config, storage, binaries, db, workDir: path.join(config.dataDir, 'work'), announceStarted });
   const workers = new Map<string, Worker[]>();
   const runs: Promise<void>[] = [];
   const common = {

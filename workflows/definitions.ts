@@ -15,6 +15,12 @@ export const retrySignal = defineSignal('retry');
 /** The same as `retry`, for the API: its validator says at once whether there is anything to retry. */
 export const retryUpdate = defineUpdate<{ tasks: string[] }>('retryFailedTasks');
 
+/**
+ * Sent by a worker when it starts an activity of the job: the tasks that activity carries go
+ * from `queued` to `running` (in the state query and the UI's details, not only in the API).
+ */
+export const activityStartedSignal = defineSignal<[{ activityId: string; attempt: number }]>('activityStarted');
+
 /** The job's pipeline became active: a job held in `queued` checks and goes. */
 export const pipelineResumedSignal = defineSignal('pipelineResumed');
 

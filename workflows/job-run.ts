@@ -22,14 +22,18 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
 import type { JobSpec } from '../model/job';
-import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, TaskKind, TaskState } from '../model/job-state';
-import { planJob, type MediaTask, type PackageTask, type Plan } from '../media/plan';
-import { cancelSignal, pipelineResumedSignal, retrySignal, retryUpdate, searchAttributes, stateQuery } from './definitions';
+import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, OutputState, TaskKind, TaskState } from '../model/job-state';
+import { planJob, type MediaTask, type PackageTask, type Plan, type TranscodeTask } from '../media/plan';
+import { groupByRange } from '../media/args/encode';
+import { defaultChunkSettings, planChunks, type Chunk } from '../media/chunks';
+import { lightQueueOf } from '../model/queues';
+import { activityStartedSignal, cancelSignal, pipelineResumedSignal, retrySignal, retryUpdate, searchAttributes, stateQuery } from './definitions';
 
 const retry = {
   initialInterval: '2s',
@@ -53,6 +57,14 @@ const PIPELINE_RECHECK = '30s';
  */
 export const FINISHED_AT_PATCH = 'finished-at-attribute';
 
+/**
+ * The version marker of cutting the work right (issue "Cut the work right"): renditions of one
+ * input range share one encode activity (long ranges: chunk activities + a join), and light work
+ * runs on the light task queue. Histories recorded before it replay the one-activity-per-rendition
+ * path they were recorded with.
+ */
+export const CUT_PATCH = 'cut-the-work';
+
 const options: Record<'probe' | 'media' | 'cleanup' | 'notify' | 'pipeline', ActivityOptions> = {
   pipeline: { startToCloseTimeout: '30s', retry, cancellationType: ActivityCancellationType.TRY_CANCEL },
   probe: { startToCloseTimeout: '30m', retry, ...heartbeating },
@@ -71,9 +83,16 @@ type Attempted<T> = { value: T; attempt: number };
 /** One task of a round's graph: started once every task it depends on (by id) is done. */
 export interface GraphStep {
   id: string;
+  /** The tasks this step settles (default: the one task named `id`); dependents wait on task ids. */
+  taskIds?: string[];
   dependsOn: string[];
   run(): Promise<void>;
 }
+
+/** Which slots an activity takes: encodes, or light work that never waits behind them. */
+type WorkClass = 'encode' | 'light';
+
+const classOf: Record<keyof typeof options, WorkClass> = { pipeline: 'light', probe: 'light', media: 'encode', cleanup: 'light', notify: 'light' };
 
 /** What an activity's failure means for the tasks it carried. */
 type Outcome = { status: 'canceled'; attempts: number | null } | { status: 'failed'; error: JobError; attempts: number | null };
@@ -134,8 +153,11 @@ export class JobRun {
   private retryRequested = false;
   private pipelineResumed = false;
   private scope: CancellationScope | null = null;
+  /** Runs started after CUT_PATCH: shared encodes, chunks, work classes. */
+  readonly cut: boolean;
 
   constructor(readonly spec: JobSpec) {
+    this.cut = patched(CUT_PATCH);
     this.state = {
       id: spec.id,
       status: 'queued',
@@ -160,6 +182,7 @@ export class JobRun {
   installHandlers(): void {
     setHandler(stateQuery, () => this.state);
     setHandler(cancelSignal, (args) => this.requestCancel(args?.reason ?? 'the cancel signal'));
+    setHandler(activityStartedSignal, ({ activityId }) => this.activityStarted(activityId));
     setHandler(pipelineResumedSignal, () => {
       this.pipelineResumed = true;
     });
@@ -181,6 +204,25 @@ export class JobRun {
     );
     // Temporal's own cancellation (handle.cancel(), the UI's button) takes the signal's path.
     CancellationScope.current().cancelRequested.catch(() => this.requestCancel('a workflow cancellation request'));
+  }
+
+  /**
+   * A worker started an activity: the tasks it carries are `running` now. A chunk's activity
+   * (`…/chunk-3`) starts the tasks of its group.
+   */
+  private activityStarted(activityId: string): void {
+    const base = (id: string) => id.replace(/#\d+$/, '');
+    const started = base(activityId);
+    let changed = false;
+    for (const t of this.state.tasks) {
+      if (t.status !== 'queued' || !t.activity) continue;
+      const carried = base(t.activity);
+      if (started === carried || started.startsWith(`${carried}/`)) {
+        t.status = 'running';
+        changed = true;
+      }
+    }
+    if (changed) this.showProgress();
   }
 
   requestCancel(reason: string): void {
@@ -272,9 +314,23 @@ export class JobRun {
 
   // ── The task runner ────────────────────────────────────────────────────────────────────
 
-  /** Proxies for one kind of activity, under the activity id of a task (`#round` on retries). */
-  activities(kind: keyof typeof options, taskId: string, round = this.round) {
-    return proxyActivities<Activities>({ ...options[kind], activityId: round ? `${taskId}#${round}` : taskId });
+  /** The activity id of a task in this round (`#round` on retries). */
+  activityId(taskId: string, round = this.round): string {
+    return round ? `${taskId}#${round}` : taskId;
+  }
+
+  /**
+   * Proxies for one kind of activity, under the activity id of a task. Light work goes to the
+   * light queue beside the job's own (runs after CUT_PATCH), with an optional UI summary.
+   */
+  activities(kind: keyof typeof options, taskId: string, round = this.round, more: { work?: WorkClass; summary?: string } = {}) {
+    const work = more.work ?? classOf[kind];
+    return proxyActivities<Activities>({
+      ...options[kind],
+      activityId: this.activityId(taskId, round),
+      ...(this.cut && work === 'light' ? { taskQueue: lightQueueOf(workflowInfo().taskQueue) } : {}),
+      ...(this.cut && more.summary ? { summary: more.summary } : {}),
+    });
   }
 
   /**
@@ -282,24 +338,55 @@ export class JobRun {
    * on each of them: running, then succeeded with the attempt that did it, failed with the error,
    * or canceled. Resolves the activity's value, or null when it did not succeed; never throws.
    */
-  async runActivity<T>(taskIds: string[], call: () => Promise<Attempted<T>>): Promise<T | null> {
-    const tasks = taskIds.map((id) => this.findTask(id)).filter((t): t is TaskState => t !== undefined);
-    for (const t of tasks) Object.assign(t, { status: 'running', progress: 0, error: null });
+  async runActivity<T>(taskIds: string[], call: () => Promise<Attempted<T>>, activity?: string): Promise<T | null> {
+    const tasks = this.tasksOf(taskIds);
+    this.markStarted(tasks, activity);
+    const result = await this.settle(call);
+    if ('value' in result) this.markSucceeded(tasks, result.attempt);
+    else this.markOutcome(tasks, result.outcome);
+    return 'value' in result ? result.value : null;
+  }
+
+  private tasksOf(taskIds: string[]): TaskState[] {
+    return taskIds.map((id) => this.findTask(id)).filter((t): t is TaskState => t !== undefined);
+  }
+
+  /**
+   * The tasks' activity is scheduled: `queued` until a worker starts it (runs after CUT_PATCH; the
+   * API shows `running` from the pending activity's state), `running` in runs recorded before.
+   */
+  private markStarted(tasks: TaskState[], activity?: string): void {
+    for (const t of tasks) {
+      Object.assign(t, { status: this.cut ? 'queued' : 'running', progress: 0, error: null });
+      if (this.cut && activity) t.activity = activity;
+    }
     this.showProgress();
+  }
+
+  private markSucceeded(tasks: TaskState[], attempt: number): void {
+    for (const t of tasks) {
+      Object.assign(t, { status: 'succeeded', progress: 1, attempts: attempt });
+      delete t.activity;
+    }
+    this.showProgress();
+  }
+
+  private markOutcome(tasks: TaskState[], outcome: Outcome): void {
+    for (const t of tasks) {
+      t.attempts = outcome.attempts ?? t.attempts;
+      t.status = outcome.status;
+      if (outcome.status === 'failed') t.error = outcome.error;
+      delete t.activity;
+    }
+    this.showProgress();
+  }
+
+  /** An activity's value and attempt, or what its failure means; never throws. */
+  private async settle<T>(call: () => Promise<Attempted<T>>): Promise<Attempted<T> | { outcome: Outcome }> {
     try {
-      const { value, attempt } = await call();
-      for (const t of tasks) Object.assign(t, { status: 'succeeded', progress: 1, attempts: attempt });
-      return value;
+      return await call();
     } catch (err) {
-      const outcome = outcomeOf(err);
-      for (const t of tasks) {
-        t.attempts = outcome.attempts ?? t.attempts;
-        t.status = outcome.status;
-        if (outcome.status === 'failed') t.error = outcome.error;
-      }
-      return null;
-    } finally {
-      this.showProgress();
+      return { outcome: outcomeOf(err) };
     }
   }
 
@@ -310,26 +397,28 @@ export class JobRun {
    * canceled or the dependency was canceled, else it fails with DependencyFailed (a retry re-runs both).
    */
   async runGraph(steps: GraphStep[]): Promise<void> {
-    const done = new Map(steps.map((s) => [s.id, deferred()]));
+    const idsOf = (s: GraphStep) => s.taskIds ?? [s.id];
+    const done = new Map(steps.flatMap((s) => idsOf(s).map((id) => [id, deferred()] as const)));
     await Promise.all(
       steps.map(async (s) => {
         try {
           await Promise.all(s.dependsOn.map((id) => done.get(id)?.promise));
           const blocker = s.dependsOn.map((id) => this.findTask(id)).find((d) => d?.status !== 'succeeded');
-          const t = this.findTask(s.id);
-          if (blocker !== undefined || !t) {
-            if (!t) return;
-            if (this.cancelRequest || blocker?.status === 'canceled') {
-              t.status = 'canceled';
-            } else {
-              const needs = blocker ? `${blocker.id}, which failed` : 'a task the job does not have';
-              Object.assign(t, { status: 'failed', error: { code: 'DependencyFailed', message: `needs ${needs}`, retryable: false } });
+          const tasks = this.tasksOf(idsOf(s));
+          if (blocker !== undefined || !tasks.length) {
+            for (const t of tasks) {
+              if (this.cancelRequest || blocker?.status === 'canceled') {
+                t.status = 'canceled';
+              } else {
+                const needs = blocker ? `${blocker.id}, which failed` : 'a task the job does not have';
+                Object.assign(t, { status: 'failed', error: { code: 'DependencyFailed', message: `needs ${needs}`, retryable: false } });
+              }
             }
             return;
           }
           await s.run();
         } finally {
-          done.get(s.id)?.resolve();
+          for (const id of idsOf(s)) done.get(id)?.resolve();
         }
       }),
     );
@@ -363,12 +452,105 @@ export class JobRun {
     if (!planned) return;
     this.setStatus('processing');
     const todo = planned.plan.tasks.filter((m) => this.task(m.id, m.kind).status !== 'succeeded');
-    await this.runGraph(todo.map((m) => ({ id: m.id, dependsOn: dependenciesOf(m), run: () => this.runMediaTask(m, planned.plan) })));
+    await this.runGraph(this.cut ? this.cutSteps(todo, planned.plan) : todo.map((m) => ({ id: m.id, dependsOn: dependenciesOf(m), run: () => this.runMediaTask(m, planned.plan) })));
+  }
+
+  /**
+   * The steps of a round, cut right: the renditions of one input range in one encode step (decode
+   * once; long ranges in chunks), everything else one step per task, as before.
+   */
+  private cutSteps(todo: MediaTask[], plan: Plan): GraphStep[] {
+    const transcodes = todo.filter((m): m is TranscodeTask => m.kind === 'transcode');
+    const steps: GraphStep[] = todo.filter((m) => m.kind !== 'transcode').map((m) => ({ id: m.id, dependsOn: dependenciesOf(m), run: () => this.runMediaTask(m, plan) }));
+    groupByRange(transcodes).forEach((group, g) => {
+      const id = `encode:${group[0]!.id}`;
+      steps.push({ id, taskIds: group.map((t) => t.id), dependsOn: [...new Set(group.flatMap(dependenciesOf))], run: () => this.runEncodeGroup(id, group, g) });
+    });
+    return steps;
+  }
+
+  /** Keeps what an encode made: a ladder's rungs are the package's material, not outputs of their own. */
+  private keepOutputs(group: TranscodeTask[], outputs: OutputState[]): void {
+    group.forEach((t, i) => {
+      const o = outputs[i];
+      if (o && !t.rung) this.state.outputs.push(o);
+    });
+  }
+
+  /** One ffmpeg run for the whole group, or chunks + join when the range is long. */
+  private async runEncodeGroup(id: string, group: TranscodeTask[], index: number): Promise<void> {
+    const ids = group.map((t) => t.id);
+    const settings = this.spec.chunking ?? defaultChunkSettings;
+    const chunks = planChunks(group, settings);
+    if (chunks) return this.runChunked(id, group, index, chunks, settings.maxParallel);
+    const { encode } = this.activities('media', id, this.round, { summary: `encode ${group.map((t) => t.name).join(', ')}` });
+    const outputs = await this.runActivity(ids, () => encode({ input: this.spec.input, tasks: group }), this.activityId(id));
+    if (outputs) this.keepOutputs(group, outputs);
+  }
+
+  /**
+   * A long range: the audio once, every chunk as an activity of its own (at most `maxParallel` of
+   * the job's at once, so one job never fills every slot of the cluster), then the join. The first
+   * failure cancels the chunks still running; a chunk retried by Temporal re-runs alone.
+   */
+  private async runChunked(id: string, group: TranscodeTask[], index: number, chunks: Chunk[], maxParallel: number): Promise<void> {
+    const tasks = this.tasksOf(group.map((t) => t.id));
+    const names = group.map((t) => t.name).join(', ');
+    const workPrefix = `${this.spec.outputPrefix}${this.spec.id}/.parts/${this.round}-${index}/`;
+    const input = { input: this.spec.input, group: { tasks: group, workPrefix } };
+    for (const t of tasks) t.chunks = chunks.length;
+    this.markStarted(tasks, this.activityId(id));
+    const withAudio = group.some((t) => t.audio);
+    // Progress counts settled activities: the audio, every chunk, and the join.
+    const steps = chunks.length + (withAudio ? 1 : 0) + 1;
+    let finished = 0;
+    let running = 0;
+    let failure: Outcome | null = null;
+    const scope = new CancellationScope();
+    const limited = async <T>(call: () => Promise<Attempted<T>>): Promise<void> => {
+      await condition(() => running < maxParallel || failure !== null);
+      if (failure) return;
+      running += 1;
+      const result = await this.settle(call);
+      running -= 1;
+      if ('outcome' in result) {
+        // The first failure is the group's; the chunks it cancels are not.
+        if (!failure) {
+          failure = result.outcome;
+          scope.cancel();
+        }
+        return;
+      }
+      finished += 1;
+      for (const t of tasks) t.progress = Math.round((finished / steps) * 1000) / 1000;
+    };
+    await scope
+      .run(() =>
+        Promise.all([
+          ...(withAudio ? [limited(() => this.activities('media', `${id}/audio`, this.round, { summary: `audio of ${names}` }).encodeAudio(input))] : []),
+          ...chunks.map((c) =>
+            limited(() => this.activities('media', `${id}/chunk-${c.index}`, this.round, { summary: `chunk ${c.index + 1}/${chunks.length} of ${names}` }).encodeChunk({ ...input, chunk: c })),
+          ),
+        ]),
+      )
+      .catch((err: unknown) => {
+        if (!isCancellation(err)) throw err;
+      });
+    if (failure !== null || this.cancelRequest) {
+      this.markOutcome(tasks, failure ?? { status: 'canceled', attempts: null });
+      return;
+    }
+    const join = this.activities('media', `${id}/join`, this.round, { work: 'light', summary: `join ${chunks.length} chunks of ${names}` });
+    const outputs = await this.runActivity(group.map((t) => t.id), () => join.joinRenditions({ group: input.group, chunkCount: chunks.length }), this.activityId(`${id}/join`));
+    if (outputs) this.keepOutputs(group, outputs);
+    // The chunks and the audio are in the outputs now.
+    await this.removeObjects(`cleanup:${id}`, [], [workPrefix], `the chunks of ${names}`);
   }
 
   /** Runs one media task's activity and keeps what it made. */
   private async runMediaTask(m: MediaTask, plan: Plan): Promise<void> {
-    const acts = this.activities('media', m.id);
+    // Snapshots and watermark assets are light work: a poster is ready long before the encodes.
+    const acts = this.activities('media', m.id, this.round, { work: m.kind === 'transcode' ? 'encode' : 'light' });
     switch (m.kind) {
       case 'transcode': {
         const output = await this.runActivity([m.id], () => acts.transcode({ input: this.spec.input, task: m }));
@@ -391,7 +573,8 @@ export class JobRun {
 
   private async runPackage(m: PackageTask, plan: Plan): Promise<void> {
     const rungs = plan.tasks.flatMap((r) => (r.kind === 'transcode' && r.rung && m.rungTaskIds.includes(r.id) ? [{ name: r.rung.name, key: r.outputKey }] : []));
-    const { packageOutput } = this.activities('media', m.id);
+    // Packaging is a stream copy: light work.
+    const { packageOutput } = this.activities('media', m.id, this.round, { work: 'light' });
     const output = await this.runActivity([m.id], () => packageOutput({ task: m, rungs }));
     if (!output) return;
     this.state.outputs.push(output);

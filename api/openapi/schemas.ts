@@ -18,7 +18,7 @@ export const jobStatuses = ['queued', 'probing', 'processing', 'succeeded', 'fai
 sameShape<Same<(typeof jobStatuses)[number], JobStatus>>();
 const taskKinds = ['probe', 'watermark', 'transcode', 'snapshot', 'package', 'notify'] as const satisfies readonly TaskKind[];
 sameShape<Same<(typeof taskKinds)[number], TaskKind>>();
-const taskStatuses = ['pending', 'running', 'succeeded', 'failed', 'canceled', 'skipped'] as const satisfies readonly TaskStatus[];
+const taskStatuses = ['pending', 'queued', 'running', 'succeeded', 'failed', 'canceled', 'skipped'] as const satisfies readonly TaskStatus[];
 sameShape<Same<(typeof taskStatuses)[number], TaskStatus>>();
 
 const time = z.iso.datetime({ offset: true }).meta({ examples: ['2026-11-27T12:00:00.000Z'] });
@@ -76,6 +76,8 @@ export const jobSchema = z.object({
       progress: z.number().min(0).max(1),
       attempts: nonNegInt,
       error: jobError.nullable(),
+      activity: z.string().optional().meta({ description: 'the Temporal activity carrying this task now (one encode may carry several renditions)' }),
+      chunks: nonNegInt.optional().meta({ description: 'a rendition encoded in chunks: how many' }),
     }),
   ),
   outputs: z.array(
