@@ -13,9 +13,11 @@ import { templateRoutes } from './routes/templates';
 import { serviceRoutes } from './routes/service';
 import { docsRoutes } from './routes/docs';
 import { randomUUID } from 'node:crypto';
+import { requestId } from 'hono/request-id';
 import { metrics, metricsText, scrapeGauge } from '../observability/metrics';
 import { documented } from './openapi/registry';
-import { authenticate, type Caller } from './auth';
+import { authenticate } from './auth';
+import type { AppEnv } from './env';
 import { keyRoutes } from './routes/keys';
 import { metricsRateLimit, rateLimit } from './rate-limit';
 import type { ApiKeyStore } from '../db/api-keys';
@@ -37,26 +39,33 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
   const logRequests = ['TRACE', 'DEBUG', 'INFO'].includes(deps.config.LOG_LEVEL);
-  const app = new Hono();
-  // Every request: an id (the caller's X-Request-Id when sane, else ours), echoed back; one JSON
-  // log line and the request metrics once answered. Never headers, bodies or query strings.
+  const app = new Hono<AppEnv>();
+  // Every request: an id (the caller's X-Request-Id when sane, else ours), echoed back. hono's
+  // check takes [A-Za-z0-9_=-]; the generator keeps the `.` and `:` ids we always accepted.
+  app.use(
+    requestId({
+      limitLength: 128,
+      generator: (c) => {
+        const given = c.req.header('x-request-id');
+        return given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+      },
+    }),
+  );
+  // One JSON log line and the request metrics once answered. Never headers, bodies or query strings.
   app.use('*', async (c, next) => {
     const started = performance.now();
-    const given = c.req.header('x-request-id');
-    const requestId = given && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-    c.header('x-request-id', requestId);
     await next();
     const seconds = (performance.now() - started) / 1000;
     const route = c.req.routePath || 'unmatched';
     metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
     if (logRequests) {
-      const caller = c.get('caller' as never) as Caller | undefined;
-      log({ ts: new Date().toISOString(), level: 'info', msg: 'request', requestId, tenant: caller?.tenant ?? null, method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) });
+      const caller = c.get('caller');
+      log({ ts: new Date().toISOString(), level: 'info', msg: 'request', requestId: c.get('requestId'), tenant: caller?.tenant ?? null, method: c.req.method, route, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) });
     }
   });
   app.use('*', async (c, next) => {
-    c.set('bodyIdleSec' as never, deps.config.BODY_IDLE_TIMEOUT_SEC as never);
+    c.set('bodyIdleSec', deps.config.BODY_IDLE_TIMEOUT_SEC);
     await next();
   });
   app.use('*', dotSegmentGuard);

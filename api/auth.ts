@@ -4,19 +4,15 @@
  * once a key exists, every request needs one; production refuses to start without one.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import type { ApiKeyStore, Role } from '../db/api-keys';
+import type { ApiKeyStore } from '../db/api-keys';
+import type { AppEnv, Caller } from './env';
 import type { Config } from '../model/config';
 import { problemError } from './problem';
 import { clientAddress, throwRateLimited, TokenBuckets } from './rate-limit';
 import { hashKey } from '../db/api-keys';
 import { DEFAULT_TENANT } from './routes/tenant';
 
-export interface Caller {
-  tenant: string;
-  role: Role;
-  /** null in open mode. */
-  keyId: string | null;
-}
+export type { Caller } from './env';
 
 /** Paths anyone may read: probes, metrics (bind the API to a private address) and the API's own description. */
 const PUBLIC = /^\/(healthz|readyz|metrics|openapi\.json|docs(\/.*)?)$/;
@@ -39,12 +35,12 @@ const KNOWN_GOOD_MAX = 10_000;
  *
  * @example app.use('*', authenticate(config, keys))
  */
-export function authenticate(config: Pick<Config, 'NODE_ENV' | 'UNAUTH_RATE_LIMIT_PER_SEC' | 'UNAUTH_RATE_LIMIT_BURST'>, keys: ApiKeyStore): MiddlewareHandler {
+export function authenticate(config: Pick<Config, 'NODE_ENV' | 'UNAUTH_RATE_LIMIT_PER_SEC' | 'UNAUTH_RATE_LIMIT_BURST'>, keys: ApiKeyStore): MiddlewareHandler<AppEnv> {
   // Once a key has been seen, this process never goes back to open mode, whatever happens to the keys.
   let keysExist = false;
   const failures = new TokenBuckets(config.UNAUTH_RATE_LIMIT_PER_SEC, config.UNAUTH_RATE_LIMIT_BURST);
   const knownGood = new Set<string>();
-  const refuse = (c: Context, address: string, detail: string): never => {
+  const refuse = (c: Context<AppEnv>, address: string, detail: string): never => {
     const wait = failures.take(address);
     if (wait) throwRateLimited(c, wait, `too many requests without a valid API key from this address: at most ${config.UNAUTH_RATE_LIMIT_PER_SEC} a second (bursts of ${config.UNAUTH_RATE_LIMIT_BURST})`);
     c.header('WWW-Authenticate', 'Bearer');
@@ -72,21 +68,21 @@ export function authenticate(config: Pick<Config, 'NODE_ENV' | 'UNAUTH_RATE_LIMI
       if (knownGood.size >= KNOWN_GOOD_MAX) knownGood.clear();
       knownGood.add(hash);
       keysExist = true;
-      c.set('caller' as never, { tenant: key.tenant, role: key.role, keyId: key.id } satisfies Caller as never);
+      c.set('caller', { tenant: key.tenant, role: key.role, keyId: key.id });
       return next();
     }
     // A read, and only until the first key is seen.
     keysExist ||= config.NODE_ENV === 'production' || (await keys.any());
     if (keysExist) return refuse(c, address, 'an API key is required: Authorization: Bearer <api key>');
     c.header('X-Mediaflow-Auth', 'open');
-    c.set('caller' as never, OPEN as never);
+    c.set('caller', OPEN);
     return next();
   };
 }
 
-/** The caller of this request (set by authenticate). */
+/** The caller of this request (set by authenticate); any Hono context, typed or not, may ask. */
 export function callerOf(c: Context): Caller {
-  const caller = c.get('caller' as never) as Caller | undefined;
+  const caller: AppEnv['Variables']['caller'] = c.get('caller');
   if (!caller) throw new Error('no caller on the request: the authenticate middleware is missing');
   return caller;
 }

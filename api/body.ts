@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { MediaflowError, type FieldError } from '../model/errors';
 import { problemError } from './problem';
+import type { AppEnv } from './env';
 
 /** zod issues → API field errors (`outputs.0.template`), one per unknown key too. */
 export function fieldErrors(issues: z.core.$ZodIssue[], prefix: (string | number)[] = []): FieldError[] {
@@ -107,8 +108,8 @@ export function requestBody(c: Context, idleSec: number): RequestBody {
 }
 
 /** The app's BODY_IDLE_TIMEOUT_SEC, which createApp puts on every request. */
-export function bodyIdleSec(c: Context): number {
-  return (c.get('bodyIdleSec' as never) as number | undefined) ?? 30;
+export function bodyIdleSec(c: Context<AppEnv>): number {
+  return c.get('bodyIdleSec') ?? 30;
 }
 
 /** Answers that leave a body unread end the connection: the rest of it must not be taken for a request. */

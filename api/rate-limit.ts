@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Config } from '../model/config';
 import { problemError } from './problem';
-import type { Caller } from './auth';
+import type { AppEnv } from './env';
 
 interface Bucket {
   tokens: number;
@@ -87,10 +87,10 @@ export function throwRateLimited(c: Context, wait: number, detail: string): neve
 }
 
 /** The per-key limit; runs after authenticate (public paths have no caller and are not limited here). */
-export function rateLimit(config: Pick<Config, 'RATE_LIMIT_PER_SEC' | 'RATE_LIMIT_BURST'>, now: () => number = Date.now): MiddlewareHandler {
+export function rateLimit(config: Pick<Config, 'RATE_LIMIT_PER_SEC' | 'RATE_LIMIT_BURST'>, now: () => number = Date.now): MiddlewareHandler<AppEnv> {
   const buckets = new TokenBuckets(config.RATE_LIMIT_PER_SEC, config.RATE_LIMIT_BURST, now);
   return async (c, next) => {
-    const caller = c.get('caller' as never) as Caller | undefined;
+    const caller = c.get('caller');
     if (!caller) return next();
     const wait = buckets.take(caller.keyId ?? `open:${clientAddress(c)}`);
     if (wait) throwRateLimited(c, wait, `too many requests for this key: at most ${config.RATE_LIMIT_PER_SEC} a second (bursts of ${config.RATE_LIMIT_BURST})`);

@@ -1,4 +1,5 @@
 /** /v1/jobs: submit, read, follow (SSE), cancel and retry jobs. */
+import type { AppEnv } from '../env';
 import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { jobSubmitSchema } from '../../model/job';
@@ -27,7 +28,7 @@ function settled(job: JobState): boolean {
 }
 
 export function jobRoutes(deps: JobsDeps) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   app.get('/', documented(jobOps.list), async (c) => c.json(await listJobs(deps, callerOf(c).tenant, readQuery(c, jobListQuerySchema))));
 

@@ -1,4 +1,5 @@
 /** /v1/keys: the tenant's API keys (admin). A new key's secret is answered once and never again. */
+import type { AppEnv } from '../env';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { ApiKeyStore } from '../../db/api-keys';
@@ -12,7 +13,7 @@ import { documented } from '../openapi/registry';
 const keyIdParams = z.object({ id: z.string().describe('key id (`key_…`)') });
 
 export function keyRoutes(deps: { config: Config; keys: ApiKeyStore }) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   app.get(
     '/',

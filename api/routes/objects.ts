@@ -1,6 +1,7 @@
 /** PUT/GET/HEAD /v1/objects/{key}: streamed uploads and Range downloads against the configured store. */
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
+import type { AppEnv } from '../env';
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { Config } from '../../model/config';
 import { tenantKey } from '../../storage/keys';
@@ -80,7 +81,7 @@ const UPLOAD_RETRY_SEC = 5;
 export function objectRoutes(deps: { config: Config; storage: Storage; log?: (line: Record<string, unknown>) => void }) {
   const { config, storage } = deps;
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
   // Uploads in progress, per key (per address while open) and in all: each holds a socket and a temp file or an OSS upload.
   const uploading = new Map<string, number>();
   let uploadingTotal = 0;

@@ -1,4 +1,5 @@
 /** /v1/pipelines: queues with state and priority; resuming one releases the jobs it held. */
+import type { AppEnv } from '../env';
 import { Hono } from 'hono';
 import type { JobsDeps } from '../jobs';
 import { checkNotifyUrl, releasePipeline } from '../jobs';
@@ -16,7 +17,7 @@ function present(p: Pipeline) {
 }
 
 export function pipelineRoutes(deps: JobsDeps) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   app.get('/', documented(pipelineOps.list), async (c) => c.json({ pipelines: (await deps.pipelines.list(callerOf(c).tenant)).map(present) }));
 

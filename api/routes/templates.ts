@@ -1,4 +1,5 @@
 /** /v1/templates: system presets (read-only) and the tenant's own templates. */
+import type { AppEnv } from '../env';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { templateId, templateSchemas, type Template } from '../../model/templates';
@@ -28,7 +29,7 @@ function parseTemplate(body: Record<string, unknown> & { kind: Template['kind'] 
 }
 
 export function templateRoutes(deps: { config: Config; templates: TemplateStore }) {
-  const app = new Hono();
+  const app = new Hono<AppEnv>();
 
   app.get('/', documented(templateOps.list), async (c) => {
     const kind = c.req.query('kind');
