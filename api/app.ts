@@ -22,6 +22,9 @@ import { keyRoutes } from './routes/keys';
 import { metricsRateLimit, rateLimit } from './rate-limit';
 import type { ApiKeyStore } from '../db/api-keys';
 import { countJobsByStatus } from './jobs';
+import { objectCors } from './cors';
+import { signedObjectRoutes, signedUrlRoutes } from './signed-url';
+import { consoleApiRoutes, consoleRoutes } from './routes/console';
 
 export interface AppDeps {
   config: Config;
@@ -69,6 +72,10 @@ export function createApp(deps: AppDeps) {
     await next();
   });
   app.use('*', dotSegmentGuard);
+  // Before authentication: CORS preflights for object reads, signed object URLs, the console's static files.
+  app.use('*', objectCors(deps.config));
+  app.route('/', signedObjectRoutes({ ...deps, log }));
+  app.route('/', consoleRoutes());
   app.use('*', authenticate(deps.config, deps.keys));
   app.use('*', rateLimit(deps.config));
   scrapeGauge('mediaflow_jobs', 'Jobs by status (from Temporal visibility, read at scrape time)', 'status', () => countJobsByStatus(deps));
@@ -87,6 +94,8 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/templates', templateRoutes(deps));
   app.route('/v1/pipelines', pipelineRoutes(deps));
   app.route('/v1/keys', keyRoutes(deps));
+  app.route('/v1/signed-urls', signedUrlRoutes(deps));
+  app.route('/console/api', consoleApiRoutes(deps));
   app.route('/', docsRoutes(() => app.routes));
   app.notFound((c) => sendProblem(c, problemOf('NotFound', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
