@@ -508,7 +508,8 @@ export class JobRun {
     let failure: Outcome | null = null;
     const scope = new CancellationScope();
     const limited = async <T>(call: () => Promise<Attempted<T>>): Promise<void> => {
-      await condition(() => running < maxParallel || failure !== null);
+      // Re-checked after every wake-up: several waiters may wake in one activation.
+      while (running >= maxParallel && failure === null) await condition(() => running < maxParallel || failure !== null);
       if (failure) return;
       running += 1;
       const result = await this.settle(call);

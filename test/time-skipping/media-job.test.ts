@@ -14,6 +14,7 @@ import type { JobSpec } from '../../model/job';
 import type { JobState, MediaInfo } from '../../model/job-state';
 import { cancelSignal, pipelineResumedSignal, retrySignal, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../../workflows/definitions';
 import { bundleWorkflows } from '../../worker/main';
+import { lightQueueOf } from '../../model/queues';
 import { presetOutput, testSpec } from '../helpers/spec';
 import { startTimeSkippingServer, type TimeSkippingServer } from './test-server';
 
@@ -21,6 +22,7 @@ const TASK_QUEUE = 'time-skipping';
 const suiteStarted = Date.now();
 let server: TimeSkippingServer;
 let worker: Worker;
+let light: Worker;
 let running: Promise<void>;
 
 const media: MediaInfo = {
@@ -80,6 +82,10 @@ const output = (name: string, key: string) => ({ name, key, sizeBytes: 1000, dur
 const activities: Partial<Activities> = {
   probeInput: dispatch('probeInput', async () => attempted(media)),
   transcode: dispatch('transcode', async (i) => attempted(output(i.task.name, i.task.outputKey))),
+  encode: dispatch('encode', async (i) => attempted(i.tasks.map((t) => output(t.name, t.outputKey)))),
+  encodeAudio: dispatch('encodeAudio', async () => attempted([])),
+  encodeChunk: dispatch('encodeChunk', async () => attempted(null)),
+  joinRenditions: dispatch('joinRenditions', async (i) => attempted(i.group.tasks.map((t) => output(t.name, t.outputKey)))),
   snapshot: dispatch('snapshot', async (i) => attempted({ name: i.task.name, keys: i.task.keys })),
   watermark: dispatch('watermark', async (i) => attempted({ key: i.task.assetKey, width: 100, height: 50 }) as never),
   packageOutput: dispatch('packageOutput', async (i) => attempted(output(i.task.name, i.task.outputKey))),
@@ -100,12 +106,21 @@ before(async () => {
     maxHeartbeatThrottleInterval: '100ms',
     defaultHeartbeatThrottleInterval: '100ms',
   });
-  running = worker.run();
+  // Light work (probe, snapshots, packaging, cleanup, callbacks) has a queue of its own.
+  light = await Worker.create({
+    connection: server.env.nativeConnection,
+    taskQueue: lightQueueOf(TASK_QUEUE),
+    activities,
+    maxHeartbeatThrottleInterval: '100ms',
+    defaultHeartbeatThrottleInterval: '100ms',
+  });
+  running = Promise.all([worker.run(), light.run()]).then(() => undefined);
   console.log(`# time-skipping server and worker ready in ${Date.now() - t0} ms`);
 });
 
 after(async () => {
   worker?.shutdown();
+  light?.shutdown();
   await running;
   await server?.stop();
   console.log(`# time-skipping suite: ${Date.now() - suiteStarted} ms in all`);
@@ -140,7 +155,7 @@ const statuses = (s: JobState) => Object.fromEntries(s.tasks.map((t) => [t.id, t
 describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => {
   test('a failed job whose retry window (an hour) passes ends failed, notified once', async () => {
     const s = spec();
-    const h = await start(s, { transcode: async () => { throw failWith('OutputTooLarge'); } });
+    const h = await start(s, { encode: async () => { throw failWith('OutputTooLarge'); } });
     const before = await server.env.currentTimeMs();
     const state = (await h.result()) as JobState;
     assert.equal(state.status, 'failed');
@@ -150,12 +165,13 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => 
   });
 
   test('a retry inside the window re-runs only the failed tasks, under #1 activity ids', async () => {
-    const s = spec({}, [presetOutput('a', 'mp4-h264-360p'), presetOutput('b', 'mp4-h264-360p')]);
+    // b reads another range (a clip): an encode of its own, so a's success stands.
+    const s = spec({}, [presetOutput('a', 'mp4-h264-360p'), { ...presetOutput('b', 'mp4-h264-360p'), clip: { start: 1, duration: null } }]);
     let bRuns = 0;
     const h = await start(s, {
-      transcode: async (i) => {
-        if (i.task.name === 'b' && bRuns++ === 0) throw failWith('OutputTooLarge');
-        return attempted(output(i.task.name, i.task.outputKey));
+      encode: async (i) => {
+        if (i.tasks.some((t) => t.name === 'b') && bRuns++ === 0) throw failWith('OutputTooLarge');
+        return attempted(i.tasks.map((t) => output(t.name, t.outputKey)));
       },
     });
     await until(h, (x) => x.status === 'failed');
@@ -164,8 +180,8 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => 
     assert.equal(state.status, 'succeeded');
     // The two transcodes start in either order; b's retry after both.
     assert.deepEqual(calls.get(s.id)?.slice(0, 1), ['probe']);
-    assert.deepEqual(calls.get(s.id)?.slice(1, 3).sort(), ['transcode:a', 'transcode:b']);
-    assert.deepEqual(calls.get(s.id)?.slice(3), ['transcode:b#1']);
+    assert.deepEqual(calls.get(s.id)?.slice(1, 3).sort(), ['encode:transcode:a', 'encode:transcode:b']);
+    assert.deepEqual(calls.get(s.id)?.slice(3), ['encode:transcode:b#1']);
     assert.deepEqual(state.notifications.map((n) => n.event), ['job.failed', 'job.succeeded']);
     assert.equal(state.error, null);
   });
@@ -196,8 +212,9 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => 
 
   test('Temporal cancel while an HLS ladder encodes: rungs and package canceled (not DependencyFailed), the folder removed, progress not 1', async () => {
     const s = spec({}, [presetOutput('stream', 'hls-h264-ladder')]);
-    const encoding = started(s.id, 'transcode:stream/480p');
-    const h = await start(s, { transcode: runUntilCanceled });
+    // The input is 480p: the ladder's rungs collapse onto the 480p one, encoded in one shared run.
+    const encoding = started(s.id, 'encode:transcode:stream/480p');
+    const h = await start(s, { encode: runUntilCanceled });
     await encoding;
     await h.cancel();
     const state = (await h.result()) as JobState;
@@ -213,7 +230,7 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => 
 
   test('a Temporal cancel inside the retry window closes it: the job stays failed', async () => {
     const s = spec();
-    const h = await start(s, { transcode: async () => { throw failWith('OutputTooLarge'); } });
+    const h = await start(s, { encode: async () => { throw failWith('OutputTooLarge'); } });
     await until(h, (x) => x.status === 'failed');
     await h.cancel();
     const state = (await h.result()) as JobState;
@@ -221,26 +238,28 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => 
     assert.deepEqual(state.notifications.map((n) => n.event), ['job.failed']);
   });
 
-  test('a failed rung fails the package with DependencyFailed; a retry re-runs both', async () => {
+  test('a failed shared encode fails every rung it carries and the package with DependencyFailed; a retry re-runs both', async () => {
     const s = spec({ retryWindowSec: 60 }, [presetOutput('stream', 'hls-h264-ladder')]);
     let failed = false;
     const h = await start(s, {
-      transcode: async (i) => {
-        if (i.task.id === 'transcode:stream/360p' && !failed) {
+      encode: async (i) => {
+        if (!failed) {
           failed = true;
           throw failWith('EncodeFailed');
         }
-        return attempted(output(i.task.name, i.task.outputKey));
+        return attempted(i.tasks.map((t) => output(t.name, t.outputKey)));
       },
     });
     const first = await until(h, (x) => x.status === 'failed');
     assert.equal(first.tasks.find((t) => t.id === 'package:stream')?.error?.code, 'DependencyFailed');
-    assert.deepEqual(first.tasks.find((t) => t.id === 'transcode:stream/480p')?.status, 'succeeded');
+    const rungs = first.tasks.filter((t) => t.kind === 'transcode');
+    assert.ok(rungs.length >= 2);
+    assert.deepEqual(rungs.map((t) => [t.status, t.error?.code]), rungs.map(() => ['failed', 'EncodeFailed']), 'one run carried them all');
     await h.signal(retrySignal);
     const state = (await h.result()) as JobState;
     assert.equal(state.status, 'succeeded');
-    // Only the failed rung and the package run again (then the rung files are removed).
-    assert.deepEqual(calls.get(s.id)?.filter((id) => id.endsWith('#1')), ['transcode:stream/360p#1', 'package:stream#1', 'cleanup:stream#1']);
+    // The shared encode and the package run again (then the rung files are removed).
+    assert.deepEqual(calls.get(s.id)?.filter((id) => id.endsWith('#1')), [`encode:${rungs[0]!.id}#1`, 'package:stream#1', 'cleanup:stream#1']);
   });
 
   test('a paused pipeline holds the job in queued; resumed (signal, or the 30 s recheck), it runs', async () => {
@@ -278,10 +297,10 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => 
 
   test('a retry signal to a running job is not silently dropped: the job notes it', async () => {
     const s = spec();
-    const encoding = started(s.id, 'transcode:small');
+    const encoding = started(s.id, 'encode:transcode:small');
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const h = await start(s, { transcode: async (i) => (await gate, attempted(output(i.task.name, i.task.outputKey))) });
+    const h = await start(s, { encode: async (i) => (await gate, attempted(i.tasks.map((t) => output(t.name, t.outputKey)))) });
     await encoding;
     await h.signal(retrySignal);
     const noted = await until(h, (x) => (x.notes?.length ?? 0) > 0);
@@ -289,7 +308,80 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => 
     release();
     const state = (await h.result()) as JobState;
     assert.equal(state.status, 'succeeded');
-    assert.deepEqual(calls.get(s.id), ['probe', 'transcode:small']);
+    assert.deepEqual(calls.get(s.id), ['probe', 'encode:transcode:small']);
+  });
+
+  test('a long input: audio once, chunks (at most maxParallel at once) and a join; one task per rendition with its chunk count', async () => {
+    const s = spec({ chunking: { minDurationSec: 60, chunkSec: 30, maxParallel: 2 } }, [presetOutput('a', 'mp4-h264-360p'), presetOutput('b', 'mp4-h264-360p', (t) => ({ ...t, video: { ...t.video!, width: 320, height: 180 } }))]);
+    let inFlight = 0;
+    let most = 0;
+    const h = await start(s, {
+      probeInput: async () => attempted({ ...media, durationSec: 200 }),
+      encodeChunk: async () => {
+        most = Math.max(most, ++inFlight);
+        await Context.current().sleep(1000);
+        inFlight -= 1;
+        return attempted(null);
+      },
+    });
+    const state = (await h.result()) as JobState;
+    assert.equal(state.status, 'succeeded');
+    const ran = calls.get(s.id) ?? [];
+    const chunks = ran.filter((id) => id.includes('/chunk-'));
+    assert.deepEqual(chunks.length, 7, '200 s in 30 s chunks');
+    assert.equal(ran.filter((id) => id.endsWith('/audio')).length, 1, 'the audio once');
+    assert.equal(ran.filter((id) => id.endsWith('/join')).length, 1);
+    assert.equal(most, 2, 'never more than maxParallel chunks of the job at once');
+    assert.deepEqual(state.tasks.filter((t) => t.kind === 'transcode').map((t) => [t.id, t.status, t.chunks]), [['transcode:a', 'succeeded', 7], ['transcode:b', 'succeeded', 7]]);
+    assert.deepEqual(state.outputs.map((o) => o.name), ['a', 'b']);
+    assert.ok(ran.includes('cleanup:encode:transcode:a'), 'the chunks are removed after the join');
+  });
+
+  test('a chunk that fails for good cancels the chunks still running and fails the renditions; cancel stops every chunk', async () => {
+    const s = spec({ chunking: { minDurationSec: 60, chunkSec: 30, maxParallel: 3 } });
+    const canceled: string[] = [];
+    // Chunk 1 fails once chunk 0 is running (so there is a running chunk to cancel).
+    const zero = started(s.id, 'encode:transcode:small/chunk-0');
+    const h = await start(s, {
+      probeInput: async () => attempted({ ...media, durationSec: 200 }),
+      encodeChunk: async (i) => {
+        if (i.chunk.index === 1) {
+          await zero;
+          throw failWith('EncodeFailed');
+        }
+        try {
+          return await runUntilCanceled();
+        } finally {
+          canceled.push(info().activityId);
+        }
+      },
+    });
+    const failed = await until(h, (x) => x.status === 'failed');
+    assert.deepEqual(failed.tasks.filter((t) => t.kind === 'transcode').map((t) => [t.status, t.error?.code]), [['failed', 'EncodeFailed']]);
+    // The running chunk is told through its heartbeats: it stops (its finally runs) soon after.
+    for (let i = 0; i < 100 && !canceled.includes('encode:transcode:small/chunk-0'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(canceled.includes('encode:transcode:small/chunk-0'), `the running chunk was canceled: ${JSON.stringify(canceled)}`);
+    assert.ok(!(calls.get(s.id) ?? []).some((id) => id.endsWith('/join')), 'no join after a failed chunk');
+
+    const c = spec({ chunking: { minDurationSec: 60, chunkSec: 30, maxParallel: 3 } });
+    const stopped: string[] = [];
+    const third = started(c.id, 'encode:transcode:small/chunk-2');
+    const ch = await start(c, {
+      probeInput: async () => attempted({ ...media, durationSec: 200 }),
+      encodeChunk: async () => {
+        try {
+          return await runUntilCanceled();
+        } finally {
+          stopped.push(info().activityId);
+        }
+      },
+    });
+    await third;
+    await ch.signal(cancelSignal);
+    const state = (await ch.result()) as JobState;
+    assert.equal(state.status, 'canceled');
+    assert.equal(stopped.filter((id) => id.includes('/chunk-')).length, 3, 'every running chunk stopped');
+    assert.deepEqual(state.tasks.find((t) => t.id === 'transcode:small')?.status, 'canceled');
   });
 
   test('MediaFinishedAt is the job’s finishedAt', async () => {
