@@ -193,6 +193,7 @@ export async function submitJob(
     userData: body.userData ?? null,
     retryWindowSec: deps.config.JOB_RETRY_WINDOW_SEC,
     waitForPipeline: pipeline.state === 'paused',
+    chunking: { minDurationSec: deps.config.CHUNK_MIN_DURATION_SEC, chunkSec: deps.config.CHUNK_SEC, maxParallel: deps.config.CHUNK_MAX_PARALLEL },
   };
   const memo: JobMemo = {
     createdAt: spec.createdAt,
@@ -211,7 +212,9 @@ export async function submitJob(
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         taskQueue: taskQueueFor(deps.config, spec.pipeline),
-        priority: { priorityKey: spec.priorityKey },
+        // The pipeline's priority orders its tasks; the tenant is the fairness key, so one
+        // tenant's thousand-chunk job shares the slots with another tenant's small one.
+        priority: { priorityKey: spec.priorityKey, fairnessKey: tenant },
         args: [spec],
         memo: memo as unknown as Record<string, unknown>,
         typedSearchAttributes: [

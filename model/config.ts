@@ -29,6 +29,12 @@ export const configSchema = z.object({
   WORKER_ACTIVITY_CONCURRENCY: positiveInt.default(2),
   /** Slots for light work (probe, snapshots, packaging, cleanup, pipeline checks, callbacks): never shared with encodes. */
   WORKER_LIGHT_CONCURRENCY: positiveInt.default(8),
+  /** Inputs (or clips) at least this long are encoded in chunks that any worker may take. */
+  CHUNK_MIN_DURATION_SEC: positiveInt.default(90),
+  /** The chunk length aimed at (rounded up to whole GOPs and HLS/DASH segments). */
+  CHUNK_SEC: positiveInt.default(30),
+  /** Chunks of one job scheduled at once: the rest wait in the workflow, so one job cannot fill a cluster's queue. */
+  CHUNK_MAX_PARALLEL: positiveInt.default(4),
   WORKER_SHUTDOWN_GRACE_SEC: positiveInt.default(30),
   /** A worker process's own /metrics listener (the API serves /metrics itself); 0: none. */
   WORKER_METRICS_PORT: port.default(0),

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { whichSync } from '../activities/ffmpeg-path';
-import { searchAttributeFlags, searchAttributes } from '../workflows/definitions';
+import { searchAttributeFlags, searchAttributes, temporalDynamicConfig } from '../workflows/definitions';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 const MODULE = 'github.com/temporalio/cli/cmd/temporal';
@@ -138,6 +138,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ...(namespace !== 'default' ? ['--namespace', namespace] : []),
     '--log-level', options.logLevel ?? 'error',
     ...searchAttributeFlags.flatMap((f) => ['--search-attribute', f]),
+    // Task queue priority (pipelines' priority) and fairness between tenants (a job's fairness key
+    // is its tenant): both need the server's new matcher, off by default in server 1.29.
+    ...temporalDynamicConfig.flatMap((v) => ['--dynamic-config-value', v]),
   ];
   // Its own process group: a terminal's Ctrl-C reaches us, and we stop the server after the
   // worker has drained, not before. If we die first, the exit hook still takes it down.

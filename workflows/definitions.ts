@@ -40,3 +40,10 @@ export const searchAttributes = {
 export const searchAttributeFlags = ['MediaJobStatus=Keyword', 'MediaPipeline=Keyword', 'MediaTenant=Keyword', 'MediaTemplates=KeywordList', 'MediaFinishedAt=Datetime'];
 
 export const WORKFLOW_TYPE = 'mediaJob';
+
+/**
+ * Dynamic config mediaflow needs from a Temporal server 1.29: the matcher that honours task
+ * priority (a pipeline's priority) and fairness keys (the job's tenant), so one tenant's long job
+ * does not hold every encode slot while another's waits. `start-dev --dynamic-config-value` values.
+ */
+export const temporalDynamicConfig = ['matching.useNewMatcher=true', 'matching.enableFairness=true'];
