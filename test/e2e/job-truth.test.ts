@@ -15,7 +15,7 @@ import type { JobState, JobStatus } from '../../model/job-state';
 import { findTemporalCli } from '../../scripts/temporal-cli';
 import { startStack, type Stack } from '../helpers/stack';
 import { makeClip } from '../helpers/media';
-import { isFinal, isSettled, pollJob } from '../helpers/jobs';
+import { eventually, isFinal, isSettled, pollJob } from '../helpers/jobs';
 
 let stack: Stack;
 let base: string;
@@ -107,18 +107,6 @@ async function listCounts(): Promise<Record<JobStatus, number>> {
   const counts = Object.fromEntries(statuses.map((s) => [s, 0])) as Record<JobStatus, number>;
   for (const j of (await list('?pageSize=100')).jobs) counts[j.status] += 1;
   return counts;
-}
-
-/** Visibility and the gauge's cache lag a little: poll until the check holds. */
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T;
-  do {
-    last = await read();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 300));
-  } while (Date.now() < deadline);
-  assert.fail(`${what}; last: ${JSON.stringify(last)}`);
 }
 
 async function gaugeAgreesWithList(what: string): Promise<Record<JobStatus, number>> {

@@ -15,6 +15,7 @@ import { errorCodes } from '../../model/errors';
 import { searchAttributes, WORKFLOW_TYPE } from '../../workflows/definitions';
 import { startStack, type Stack } from '../helpers/stack';
 import { makeClip } from '../helpers/media';
+import { eventually } from '../helpers/jobs';
 
 let stack: Stack;
 let base: string;
@@ -73,18 +74,6 @@ async function listAll(query: string, pageSize: number): Promise<{ ids: string[]
     assert.ok(pages < 50, 'pagination must end');
   } while (token);
   return { ids, pages };
-}
-
-/** Visibility lags a little behind the workflows: poll until the listing says what we expect. */
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T;
-  do {
-    last = await read();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 300));
-  } while (Date.now() < deadline);
-  assert.fail(`${what}; last: ${JSON.stringify(last)}`);
 }
 
 async function submit(body: unknown): Promise<string> {

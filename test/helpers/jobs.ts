@@ -30,3 +30,20 @@ export async function pollJob(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/**
+ * Reads until `ok` holds (visibility and cached gauges lag a little behind the workflows); fails
+ * naming `what` and the last value read once `timeoutMs` passes.
+ *
+ * @example await eventually(() => list('?status=failed'), (p) => p.jobs.length === 1, 'the failed job')
+ */
+export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T;
+  do {
+    last = await read();
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 300));
+  } while (Date.now() < deadline);
+  assert.fail(`${what}; last: ${JSON.stringify(last)}`);
+}
