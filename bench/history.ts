@@ -30,9 +30,10 @@ export interface HistoryEventLike {
   activityTaskScheduledEventAttributes?: {
     activityId?: string | null;
     activityType?: { name?: string | null } | null;
+    taskQueue?: { name?: string | null } | null;
     input?: { payloads?: unknown[] | null } | null;
   } | null;
-  activityTaskStartedEventAttributes?: { scheduledEventId?: Int64; attempt?: number | null } | null;
+  activityTaskStartedEventAttributes?: { scheduledEventId?: Int64; attempt?: number | null; identity?: string | null } | null;
   activityTaskCompletedEventAttributes?: { scheduledEventId?: Int64 } | null;
   activityTaskFailedEventAttributes?: { scheduledEventId?: Int64 } | null;
   activityTaskTimedOutEventAttributes?: { scheduledEventId?: Int64 } | null;
@@ -40,9 +41,14 @@ export interface HistoryEventLike {
 }
 
 export interface ActivitySpan {
+  /** As the workflow named it: `encode:<first task id>`, `…/audio`, `…/chunk-3`, `…/join` (`#round` on retries). */
   activityId: string;
-  /** The activity function: probeInput, transcode, snapshot, notify, … */
+  /** The activity function: probeInput, encode, encodeChunk, encodeAudio, joinRenditions, snapshot, notify, … */
   type: string;
+  /** The task queue it was scheduled on (`<queue>:light` for light work). */
+  taskQueue: string | null;
+  /** The worker that started the attempt that closed it (`pid@host` by default). */
+  identity: string | null;
   scheduledMs: number;
   /** The start of the attempt that closed it (Temporal records retried attempts only at the end). */
   startedMs: number | null;
@@ -117,6 +123,8 @@ export function timelineOf(history: { events?: HistoryEventLike[] | null }): Job
       activities.set(id, {
         activityId: scheduled.activityId ?? String(id),
         type: scheduled.activityType?.name ?? 'unknown',
+        taskQueue: scheduled.taskQueue?.name ?? null,
+        identity: null,
         scheduledMs: at,
         startedMs: null,
         closedMs: null,
@@ -130,6 +138,7 @@ export function timelineOf(history: { events?: HistoryEventLike[] | null }): Job
       if (a) {
         a.startedMs = at;
         a.attempt = e.activityTaskStartedEventAttributes.attempt ?? 1;
+        a.identity = e.activityTaskStartedEventAttributes.identity ?? null;
       }
     }
     const closings = [

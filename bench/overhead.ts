@@ -57,16 +57,28 @@ export interface JobRuns {
 }
 
 /**
- * The runs that belong to one job, recognised by its input object (give each job its own) and,
- * for output checks, by the scratch file its own ffmpeg wrote (the last argument).
+ * The runs that belong to one job, recognised by its input object (give each job its own) and by
+ * the files its runs wrote: a run that reads a file a job's ffmpeg wrote (a remux of a shared
+ * encode's video, an ffprobe output check) is the job's too, transitively.
  */
 export function runsOfJob(runs: readonly ProcessRun[], inputPath: string): JobRuns {
-  const ffmpeg = runs.filter((r) => r.tool === 'ffmpeg' && r.input === inputPath);
-  const written = new Set(ffmpeg.map((r) => r.args[r.args.length - 1]));
+  const reads = (r: ProcessRun) => [r.input, inputOf(r.args) ?? ''];
+  const writes = (r: ProcessRun) => r.args.filter((a, i) => a.startsWith('/') && r.args[i - 1] !== '-i');
+  const ffmpeg = new Set(runs.filter((r) => r.tool === 'ffmpeg' && r.input === inputPath));
+  const written = new Set([...ffmpeg].flatMap(writes));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const r of runs) {
+      if (r.tool !== 'ffmpeg' || ffmpeg.has(r) || !reads(r).some((f) => written.has(f))) continue;
+      ffmpeg.add(r);
+      for (const w of writes(r)) written.add(w);
+      grew = true;
+    }
+  }
   return {
-    ffmpeg,
+    ffmpeg: runs.filter((r) => ffmpeg.has(r)),
     probe: runs.filter((r) => r.tool === 'ffprobe' && r.input === inputPath),
-    outputCheck: runs.filter((r) => r.tool === 'ffprobe' && (written.has(r.input) || written.has(inputOf(r.args) ?? ''))),
+    outputCheck: runs.filter((r) => r.tool === 'ffprobe' && reads(r).some((f) => written.has(f))),
   };
 }
 
@@ -80,8 +92,8 @@ export type Category = (typeof categories)[number];
 export const categoryMeaning: Record<Category, string> = {
   ffmpeg: 'at least one ffmpeg process of the job is running (from the timing shim)',
   probe: 'the probe activity runs (store lookup + ffprobe of the input) and no ffmpeg does',
-  outputCheck: 'a transcode activity runs ffprobe on the file ffmpeg just wrote, and no ffmpeg of the job runs',
-  storage: 'a transcode/snapshot activity runs outside ffmpeg and ffprobe: input lookup, scratch file, copy into the store, result',
+  outputCheck: 'an encode activity runs ffprobe on the file ffmpeg just wrote, and no ffmpeg of the job runs',
+  storage: 'an encode (encode, chunk, audio, join, package, transcode) or snapshot activity runs outside ffmpeg and ffprobe: input lookup, scratch file, copy into the store, result',
   otherActivity: 'any other activity runs (notify, cleanup, pipeline check)',
   queueing: 'an activity or workflow task is scheduled and no worker has started it yet (busy slots, poll latency)',
   scheduling: 'the workflow runs but none of the above: workflow tasks, and the round trips between an activity ending and the next being scheduled',
@@ -107,7 +119,7 @@ interface Interval {
 
 function activityCategory(a: ActivitySpan): Category {
   if (a.type === 'probeInput') return 'probe';
-  if (a.type === 'transcode' || a.type === 'snapshot') return 'storage';
+  if (['transcode', 'encode', 'encodeChunk', 'encodeAudio', 'joinRenditions', 'packageOutput', 'snapshot'].includes(a.type)) return 'storage';
   return 'otherActivity';
 }
 

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Payload } from '@temporalio/common';
 import { resolveFfmpeg, type FfmpegBinaries } from '../activities/ffmpeg-path';
-import type { SnapshotInput, TranscodeInput } from '../activities';
+import type { ChunkedInput, EncodeInput, SnapshotInput, TranscodeInput } from '../activities';
 import type { SnapshotTask, TranscodeTask } from '../media/plan';
 import type { JobState } from '../model/job-state';
 import { finalJobStatuses } from '../model/job-state';
@@ -37,8 +37,18 @@ export interface BenchService {
   /** Polls HEAD /v1/objects/{key} until it answers 200; resolves that moment. */
   waitObject(key: string, intervalMs: number, timeoutMs?: number): Promise<number>;
   timeline(id: string): Promise<JobTimeline>;
-  /** The tasks the workflow handed to its activities, decoded from the history. */
-  tasksOf(timeline: JobTimeline): { transcodes: TranscodeTask[]; snapshots: SnapshotTask[] };
+  /**
+   * The tasks the workflow handed to its activities, decoded from the history: every transcode
+   * task (from `encode` activities, chunked groups and, in old histories, `transcode`), the groups
+   * as the workflow ran them (one shared encode, or chunks), and the snapshots.
+   */
+  tasksOf(timeline: JobTimeline): { transcodes: TranscodeTask[]; encodes: TranscodeTask[][]; chunked: TranscodeTask[][]; snapshots: SnapshotTask[] };
+  /** Starts another worker process (same shim, same settings); its ActivityTaskStarted identity begins with `pid@`. */
+  addWorker(): Promise<{ pid: number; stop(): Promise<void> }>;
+  /** The worker process the stack started with. */
+  workerPid: number;
+  /** POST /v1/jobs/{id}/cancel. */
+  cancel(id: string): Promise<void>;
   /** The file the worker's ffmpeg reads for an input object (the local store serves it in place). */
   inputPath(key: string): string;
   /** Every ffmpeg/ffprobe run the worker made so far. */
@@ -92,21 +102,26 @@ export async function startService(options: { concurrency: number; persist: bool
     persist: options.persist,
     // The bench measures the service, not the per-key rate limiter: all its clients share one
     // address (the open development mode limits by address), so the limit is lifted here.
-    env: { WORKER_ACTIVITY_CONCURRENCY: String(options.concurrency), MAX_BODY_BYTES: String(64 * 1024), RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000' },
+    // ALLOW_PRIVATE_URLS: the head-of-line scenario's callback receiver listens on loopback.
+    env: { WORKER_ACTIVITY_CONCURRENCY: String(options.concurrency), ALLOW_PRIVATE_URLS: 'true', MAX_BODY_BYTES: String(64 * 1024), RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000' },
   });
   let worker: WorkerProcess | null = null;
   const runLog = path.join(stack.dataDir, 'ffmpeg-runs.log');
+  let workerEnv: Record<string, string> = {};
+  const extraWorkers: WorkerProcess[] = [];
   try {
     await fs.writeFile(runLog, '');
     const shim = await installShim(path.join(stack.dataDir, 'shim'));
-    worker = await spawnWorker(stack.config, {
+    workerEnv = {
       WORKER_ACTIVITY_CONCURRENCY: String(options.concurrency),
+      ALLOW_PRIVATE_URLS: 'true',
       FFMPEG_PATH: shim.ffmpeg,
       FFPROBE_PATH: shim.ffprobe,
       BENCH_REAL_FFMPEG: binaries.ffmpeg,
       BENCH_REAL_FFPROBE: binaries.ffprobe,
       BENCH_RUN_LOG: runLog,
-    });
+    };
+    worker = await spawnWorker(stack.config, workerEnv);
   } catch (err) {
     await stack.stop();
     throw err;
@@ -178,16 +193,40 @@ export async function startService(options: { concurrency: number; persist: bool
     return timelineOf(await stack.client.workflow.getHandle(id).fetchHistory());
   }
 
-  function tasksOf(t: JobTimeline): { transcodes: TranscodeTask[]; snapshots: SnapshotTask[] } {
+  function tasksOf(t: JobTimeline): ReturnType<BenchService['tasksOf']> {
     const transcodes: TranscodeTask[] = [];
+    const encodes: TranscodeTask[][] = [];
+    const chunked: TranscodeTask[][] = [];
     const snapshots: SnapshotTask[] = [];
     for (const a of t.activities) {
       const first = a.inputPayloads[0] as Payload | undefined;
       if (!first || a.outcome !== 'completed') continue;
       if (a.type === 'transcode') transcodes.push(converter.fromPayload<TranscodeInput>(first).task);
+      if (a.type === 'encode') {
+        const { tasks } = converter.fromPayload<EncodeInput>(first);
+        encodes.push(tasks);
+        transcodes.push(...tasks);
+      }
+      // The join carries the whole group once (each chunk carries it too).
+      if (a.type === 'joinRenditions') {
+        const { group } = converter.fromPayload<ChunkedInput>(first);
+        chunked.push(group.tasks);
+        transcodes.push(...group.tasks);
+      }
       if (a.type === 'snapshot') snapshots.push(converter.fromPayload<SnapshotInput>(first).task);
     }
-    return { transcodes, snapshots };
+    return { transcodes, encodes, chunked, snapshots };
+  }
+
+  async function addWorker(): Promise<{ pid: number; stop(): Promise<void> }> {
+    const w = await spawnWorker(stack.config, workerEnv);
+    extraWorkers.push(w);
+    return { pid: w.child.pid!, stop: () => w.stop() };
+  }
+
+  async function cancel(id: string): Promise<void> {
+    const res = await fetch(`${base}/v1/jobs/${id}/cancel`, { method: 'POST' });
+    if (res.status !== 202) throw new Error(`cancel ${id}: HTTP ${res.status} ${await res.text()}`);
   }
 
   return {
@@ -203,10 +242,14 @@ export async function startService(options: { concurrency: number; persist: bool
     waitObject,
     timeline,
     tasksOf,
+    addWorker,
+    workerPid,
+    cancel,
     inputPath: (key) => path.join(objectsRoot, key),
     runs: async () => parseRunLog(await fs.readFile(runLog, 'utf8')),
     cpu,
     async stop() {
+      for (const w of extraWorkers) await w.stop();
       await worker?.stop();
       await stack.stop();
     },

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only=ladder,smallJobs,poster,api]`: what users pay for, against
+ * `npm run bench [-- --quick] [-- --only=ladder,smallJobs,poster,longInput,headOfLine,api]`: what users pay for, against
  * plain ffmpeg in the same run. Starts the real stack (Temporal dev server, the API, a worker
  * process), runs the scenarios in bench/scenarios/, prints a table and writes
  * bench/results/latest.json plus a dated copy.
@@ -12,12 +12,14 @@ import { breakdown, categoryMeaning, meanBreakdown, runsOfJob, type Breakdown } 
 import { duration, overheadTable, p50p99, renderTable, times } from '../bench/report';
 import { makeSource, type BenchSettings, type CpuUse, type JobRecord } from '../bench/scenarios/common';
 import { runApi, type ApiResult } from '../bench/scenarios/api';
-import { runLadder, type LadderResult } from '../bench/scenarios/ladder';
+import { runLadder, SPLIT_BASELINE, type LadderResult } from '../bench/scenarios/ladder';
+import { runLongInput, type LongInputResult } from '../bench/scenarios/long-input';
+import { headOfLineTargets, runHeadOfLine, type HeadOfLineResult } from '../bench/scenarios/head-of-line';
 import { runPoster, type PosterResult } from '../bench/scenarios/poster';
 import { runSmallJobs, type SmallJobsResult } from '../bench/scenarios/small-jobs';
 import { startService } from '../bench/service';
 
-const scenarioNames = ['ladder', 'smallJobs', 'poster', 'api'] as const;
+const scenarioNames = ['ladder', 'smallJobs', 'poster', 'longInput', 'headOfLine', 'api'] as const;
 type ScenarioName = (typeof scenarioNames)[number];
 
 const argv = process.argv.slice(2);
@@ -38,13 +40,14 @@ const concurrency = Number(process.env.WORKER_ACTIVITY_CONCURRENCY ?? 2);
 
 const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-bench-'));
 const settings: BenchSettings = quick
-  ? { quick, ladderSourceSec: 8, ladderRounds: 1, smallJobs: 16, posterSamples: 3, apiSubmits: 300, apiGets: 500, apiClients: 50, workDir }
-  : { quick, ladderSourceSec: 20, ladderRounds: 3, smallJobs: 100, posterSamples: 5, apiSubmits: 2000, apiGets: 2000, apiClients: 50, workDir };
+  ? { quick, ladderSourceSec: 8, ladderRounds: 1, smallJobs: 16, posterSamples: 3, longSourceSec: 120, apiSubmits: 300, apiGets: 500, apiClients: 50, workDir }
+  : { quick, ladderSourceSec: 20, ladderRounds: 3, smallJobs: 100, posterSamples: 5, longSourceSec: 600, apiSubmits: 2000, apiGets: 2000, apiClients: 50, workDir };
 
 const notes: string[] = [];
 if (quick) {
   notes.push(
     `--quick: the ladder source is ${settings.ladderSourceSec} s (not 20 s) and runs once (not 3 rounds), ${settings.smallJobs} small jobs (not 100), ` +
+      `the long input is ${settings.longSourceSec / 60} minutes (not 10), ` +
       `${settings.posterSamples} poster samples (not 5), ${settings.apiSubmits} submissions and ${settings.apiGets} GETs (not 2000 each).`,
   );
 }
@@ -68,7 +71,7 @@ console.log(`mediaflow bench${quick ? ' (--quick)' : ''}: starting Temporal, the
 const service = await startService({ concurrency, persist: true });
 const ver = versions(service.binaries);
 const jobs: JobRecord[] = [];
-const results: { ladder?: LadderResult; smallJobs?: SmallJobsResult; poster?: PosterResult; api?: ApiResult } = {};
+const results: { ladder?: LadderResult; smallJobs?: SmallJobsResult; poster?: PosterResult; longInput?: LongInputResult; headOfLine?: HeadOfLineResult; api?: ApiResult } = {};
 const errors: Record<string, string> = {};
 let overhead: { method: Record<string, string>; jobs: { id: string; scenario: string; breakdown: Breakdown }[] } | null = null;
 
@@ -92,6 +95,9 @@ try {
   if (hd) results.ladder = await step('ladder', () => runLadder(service, settings, hd, jobs));
   results.smallJobs = await step('smallJobs', () => runSmallJobs(service, settings, jobs));
   if (hd) results.poster = await step('poster', () => runPoster(service, settings, hd, jobs));
+  const long = selected('longInput') || selected('headOfLine') ? await makeSource(workDir, 'source-long-1080p.mp4', 1920, 1080, settings.longSourceSec) : null;
+  if (long) results.longInput = await step('longInput', () => runLongInput(service, settings, long, jobs));
+  if (long) results.headOfLine = await step('headOfLine', () => runHeadOfLine(service, settings, long, jobs));
   results.api = await step('api', () => runApi(service, settings, jobs));
 
   const runs = await service.runs();
@@ -145,6 +151,14 @@ if (L) {
       ],
     ),
   );
+  const split = L.baselines.find((b) => b.name === SPLIT_BASELINE);
+  if (split) {
+    const flag = (r: number | null) => (r !== null && r <= 1.05 ? 'met' : 'MISSED');
+    out.push(
+      `   issue 11 target (≤ 1.05× the split command): wall ${times(split.jobRatio)} ${flag(split.jobRatio)}, CPU ${times(split.cpuRatio)} ${flag(split.cpuRatio)}` +
+        ' (the split command still encodes the AAC once per rung; the worker encodes it once)',
+    );
+  }
   const c = L.rounds[0]!.jobCpu;
   out.push(`   job CPU (round 1): ${cpuParts(c)}`);
   out.push(`   the job's poster was stored ${duration(L.posterMs)} after POST (snapshot activity done); output sizes job/plain: ${L.outputs.map((o) => `${o.name} ${o.sizeBytes}/${L.baselineOutputBytes[o.name] ?? '?'}`).join(', ')} bytes`);
@@ -177,9 +191,68 @@ if (P) {
     ),
   );
 }
+const LI = results.longInput;
+if (LI) {
+  const flag = (r: number | null) => (r !== null && r <= 1.05 ? 'met' : 'MISSED');
+  const st = LI.oneWorker.stages;
+  out.push(
+    '',
+    `4. Long input: ${LI.source.description} → hls-h264-ladder (1080p/720p/480p/360p HLS), chunked: ${st.chunks} chunks ` +
+      `(CHUNK_MIN_DURATION_SEC ${LI.chunking.minDurationSec}, CHUNK_SEC ${LI.chunking.chunkSec}, CHUNK_MAX_PARALLEL ${LI.chunking.maxParallel})`,
+  );
+  out.push(
+    renderTable(
+      ['what', 'wall time', 'job ÷ this', 'CPU time', 'job CPU ÷ this'],
+      [
+        ['mediaflow job, one worker process (POST → closed)', duration(LI.oneWorker.jobMs), '', duration(LI.oneWorker.jobCpu.serviceMs), ''],
+        ['plain ffmpeg: one decode-once process + remux + HLS package', duration(LI.baseline.ms), times(LI.wallRatio), duration(LI.baseline.cpuMs), times(LI.cpuRatio)],
+        ['  of which the one decode-once process', duration(LI.baseline.encodeMs), times(LI.wallRatioEncodeOnly), '', ''],
+        ...(LI.twoWorkers ? [[`mediaflow job, two worker processes on these ${env.cores} cores`, duration(LI.twoWorkers.jobMs), '', '', '']] : []),
+      ],
+    ),
+  );
+  out.push(`   issue 11 target (one worker ≤ 1.05× the split command + remux + package): ${times(LI.wallRatio)} ${flag(LI.wallRatio)}`);
+  out.push(
+    `   stages (one worker): probe ${duration(st.probeMs)}, audio ${duration(st.audioMs)}, chunk ${duration(st.chunkMs)} (median of ${st.chunks}), join ${duration(st.joinMs)}, package ${duration(st.packageMs)}`,
+  );
+  if (LI.twoWorkers) {
+    const per = Object.entries(LI.twoWorkers.chunksPerWorker).map(([who, n]) => `${who}: ${n}`).join(', ');
+    out.push(`   two workers (pids ${LI.twoWorkers.workerPids.join(', ')}): chunks per worker ${per} → ${LI.twoWorkers.chunksOnBoth ? 'chunks on both (met)' : 'NOT on both (MISSED)'}`);
+  }
+  out.push(`   projected time to publish on W workers like this one (${LI.chunking.slotsPerWorker} encode slots each), source ${duration(LI.source.durationSec * 1000)}:`);
+  out.push(
+    renderTable(
+      ['W', `this source (max ${LI.chunking.maxParallel} chunks at once)`, 'no chunk bound', '10-min source (bound)', '10-min, no bound'],
+      LI.projection.rows.map((r) => [String(r.workers), duration(r.boundedMs), duration(r.unboundedMs), duration(r.tenMinuteMs), duration(r.tenMinuteUnboundedMs)]),
+    ).replace(/^/gm, '   '),
+  );
+  out.push(`   model: ${LI.projection.model}`);
+}
+const H = results.headOfLine;
+if (H) {
+  const t = headOfLineTargets;
+  const mark = (v: number | null, max: number) => `${v === null || Number.isNaN(v) ? '–' : duration(v)}${v !== null && v <= max ? '' : ' MISSED'}`;
+  out.push('', `5. Head of line: two long ladders (x264 preset slow) hold ${H.longJobs.runningEncodesWhenPosted} of ${H.longJobs.slots} encode slots; then a small job and a poster-only job with callbacks`);
+  out.push(
+    renderTable(
+      ['what', 'measured', 'target'],
+      [
+        ["small job: POST → its probe started", mark(H.smallJob.probeStartMs, t.probeStartMs), `≤ ${duration(t.probeStartMs)}`],
+        ["small job: POST → poster stored (snapshot closed)", mark(H.smallJob.posterStoredMs, t.posterStoredMs), `≤ ${duration(t.posterStoredMs)}`],
+        ['poster-only job: final → callback received (slots still held)', mark(H.posterOnlyJob.callbackAfterFinalMs, t.callbackAfterFinalMs), `≤ ${duration(t.callbackAfterFinalMs)}`],
+        ['small job, after the long jobs were canceled: final → callback', H.smallJob.callbackAfterFinalMs === null ? '–' : duration(H.smallJob.callbackAfterFinalMs), ''],
+      ],
+    ),
+  );
+  out.push(
+    `   probe queue wait ${duration(H.smallJob.probeQueueMs)}; ${H.smallJob.encodesRunningAtPoster} long encodes still running when the poster was stored; ` +
+      `poster-only job: poster ${duration(H.posterOnlyJob.posterStoredMs)} after POST, notify queue wait ${H.posterOnlyJob.notifyQueueMs === null ? '–' : duration(H.posterOnlyJob.notifyQueueMs)}`,
+  );
+  for (const m of H.misses) out.push(`   MISSED: ${m}`);
+}
 const A = results.api;
 if (A) {
-  out.push('', `4. API: closed-loop clients in a separate process (keep-alive); submissions go to pipeline "${A.pipeline}", which no worker serves: jobs only queue`);
+  out.push('', `6. API: closed-loop clients in a separate process (keep-alive); submissions go to pipeline "${A.pipeline}", which no worker serves: jobs only queue`);
   const row = (label: string, l: typeof A.submit) => [label, String(l.clients), String(l.requests), p50p99(l.latencyMs), String(l.requestsPerSec), JSON.stringify(l.statuses)];
   const rows = [row('POST /v1/jobs', A.submitOneClient), row('POST /v1/jobs', A.submit)];
   if (A.getFinished) rows.push(row('GET /v1/jobs/{id} (finished jobs)', A.getFinished));
@@ -187,7 +260,7 @@ if (A) {
   out.push(renderTable(['request', 'clients', 'n', 'p50 / p99', 'req/s', 'statuses'], rows));
 }
 if (overhead && overhead.jobs.length) {
-  out.push('', '5. Orchestration overhead: wall time split by what the job was doing (ffmpeg wins when several overlap; groups: mean per job)');
+  out.push('', '7. Orchestration overhead: wall time split by what the job was doing (ffmpeg wins when several overlap; groups: mean per job)');
   const group = (scenario: string) => overhead!.jobs.filter((j) => j.scenario === scenario).map((j) => j.breakdown);
   const rows: { label: string; b: Breakdown }[] = [];
   const ladderJobs = group('ladder');

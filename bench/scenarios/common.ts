@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { SnapshotTask, TranscodeTask } from '../../media/plan';
 import { snapshotArgs, snapshotFiles } from '../../media/args/snapshot';
 import { transcodeArgs } from '../../media/args/transcode';
+import { encodeArgs, encodeLayout, remuxArgs } from '../../media/args/encode';
 import { makeClip } from '../../test/helpers/media';
 import type { JobTimeline } from '../history';
 import type { Command } from '../processes';
@@ -17,6 +18,8 @@ export interface BenchSettings {
   ladderRounds: number;
   smallJobs: number;
   posterSamples: number;
+  /** The long-input scenario's source (and the head-of-line scenario's long jobs), seconds. */
+  longSourceSec: number;
   apiSubmits: number;
   apiGets: number;
   apiClients: number;
@@ -62,6 +65,27 @@ export async function makeSource(dir: string, name: string, width: number, heigh
 export function transcodeCommand(service: BenchService, task: TranscodeTask, input: string, outDir: string, tag = ''): Command {
   const out = path.join(outDir, `${task.name.replace(/\W/g, '_')}${tag}.${task.container === 'fmp4' ? 'mp4' : task.container}`);
   return { label: task.name, binary: service.binaries.ffmpeg, args: transcodeArgs(task, input, out, service.limits), output: out };
+}
+
+/**
+ * The worker's own commands for one shared encode (media/args/encode.ts, as activities/encode.ts
+ * runs them): one ffmpeg run that decodes once and writes every rendition's video and each
+ * distinct audio once, then a stream-copy remux per rendition with audio. No watermarks (the
+ * bench asks for none).
+ */
+export function sharedEncodeCommands(service: BenchService, tasks: TranscodeTask[], input: string, outDir: string): { encode: Command; remuxes: (Command & { task: TranscodeTask })[] } {
+  mkdirSync(outDir, { recursive: true });
+  const layout = encodeLayout(tasks, outDir);
+  const encode: Command = {
+    label: `decode once: ${tasks.map((t) => t.name).join(', ')}`,
+    binary: service.binaries.ffmpeg,
+    args: encodeArgs(layout, input, service.limits, layout.renditions.map(() => [])),
+    output: layout.renditions[0]!.videoFile ?? layout.audioFiles[0]!,
+  };
+  const remuxes = layout.renditions.flatMap((r) =>
+    r.audio === null ? [] : [{ task: r.task, label: `remux ${r.task.name}`, binary: service.binaries.ffmpeg, args: remuxArgs(r, layout.audioFiles[r.audio]!, service.limits), output: r.outputFile }],
+  );
+  return { encode, remuxes };
 }
 
 /** The service's own command for a snapshot task; it writes into a directory of its own, as in the worker. */

@@ -1,7 +1,10 @@
 /**
  * Scenario 1: a 1080p30 source → 720p/480p/360p H.264 MP4 + the default poster, as one job, against
- * the very same ffmpeg commands run one after another, all at once, as many at once as the worker
- * runs, and as one decode-once process with a split filter.
+ * plain ffmpeg: the per-rendition commands (one per rung, as a user would write them) run one
+ * after another, all at once and as many at once as the worker runs; one process with a split
+ * filter (bench/split-ladder.ts: decodes once but still encodes the audio once per rung: the
+ * target of issue 11); and the worker's own decode-once commands (media/args/encode.ts: one run,
+ * audio once, then stream-copy remuxes) run by hand.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -9,7 +12,7 @@ import { median, ratio } from '../stats';
 import { runPool, timeCommand, type Command } from '../processes';
 import { splitLadderArgs } from '../split-ladder';
 import { cpuDelta, type BenchService } from '../service';
-import { loadAverage, shown, snapshotCommand, transcodeCommand, type BenchSettings, type CpuUse, type JobRecord, type Source } from './common';
+import { loadAverage, sharedEncodeCommands, shown, snapshotCommand, transcodeCommand, type BenchSettings, type CpuUse, type JobRecord, type Source } from './common';
 
 export interface Baseline {
   name: string;
@@ -24,6 +27,9 @@ export interface Baseline {
   cpuRatio: number | null;
   commands: string[][];
 }
+
+/** The baseline issue 11's targets compare with: the single-process split command. */
+export const SPLIT_BASELINE = 'one process, split filter';
 
 export interface LadderRound {
   jobId: string;
@@ -87,10 +93,13 @@ export async function runLadder(service: BenchService, settings: BenchSettings, 
     jobs.push({ scenario: 'ladder', id, inputKey, postMs, seenMs, timeline });
     outputs = job.outputs.map((o) => ({ name: o.name, sizeBytes: o.sizeBytes, width: o.video?.width ?? null, height: o.video?.height ?? null }));
 
-    // The exact commands the worker ran, rebuilt with the service's builders from the tasks in the history.
-    const { transcodes, snapshots } = service.tasksOf(timeline);
+    // The tasks the worker ran, from the history: the per-rendition commands are the plain
+    // baseline; the worker's own commands (shared encode + remuxes) are rebuilt with its builders.
+    const { transcodes, encodes, snapshots } = service.tasksOf(timeline);
+    if (!encodes.length) throw new Error('the ladder job ran no shared encode activity (is the cut-the-work patch in?)');
     const input = service.inputPath(inputKey);
     const rungs = transcodes.map((t) => transcodeCommand(service, t, input, outDir));
+    const shared = encodes.map((tasks, g) => sharedEncodeCommands(service, tasks, input, path.join(outDir, `shared-${g}`)));
     const posters = snapshots.map((t) => snapshotCommand(service, t, input, outDir));
     const all: Command[] = [...rungs, ...posters];
     const split: Command = { label: 'ladder (split)', binary: service.binaries.ffmpeg, args: splitLadderArgs(rungs.map((r) => r.args)) };
@@ -118,10 +127,17 @@ export async function runLadder(service: BenchService, settings: BenchSettings, 
       async () => (await runPool(all, service.concurrency)).ms,
     );
     await measure(
-      'one process, split filter',
-      'one ffmpeg decodes once and encodes every rung (split filter), then the poster command',
+      SPLIT_BASELINE,
+      'one ffmpeg decodes once and encodes every rung (split filter; each rung still encodes its own AAC, as bench/split-ladder.ts folds the per-rung commands), then the poster command',
       [split, ...posters],
       async () => (await timeCommand(split)).ms + (await runPool(posters, 1)).ms,
+    );
+    const sharedCommands = shared.flatMap((x) => [x.encode, ...x.remuxes]);
+    await measure(
+      "the worker's decode-once commands",
+      "the worker's own commands by hand (media/args/encode.ts): one run decodes once, encodes every rung and the audio once, then a stream-copy remux per rung, then the poster command",
+      [...sharedCommands, ...posters],
+      async () => (await runPool(sharedCommands, 1)).ms + (await runPool(posters, 1)).ms,
     );
     const { serviceMs, workerMs, workerChildrenMs, temporalMs, apiMs } = jobCpu;
     rounds.push({ jobId: id, jobMs: seenMs - postMs, posterMs: posterAt - postMs, baselineMs, jobCpu: { serviceMs, workerMs, workerChildrenMs, temporalMs, apiMs }, baselineCpuMs, sequentialCommandMs });

@@ -53,7 +53,9 @@ export async function runSmallJobs(service: BenchService, settings: BenchSetting
   const firstPost = Math.min(...records.map((r) => r.postMs));
   const serviceMs = Math.max(...records.map((r) => r.timeline.closedMs!)) - firstPost;
 
-  // Each job's own commands (rebuilt from its history), in submission order, as many at once as the worker runs.
+  // Each job's tasks (from its history: the shared `encode` activity's input) as the plain
+  // per-output commands a user would run (transcodeArgs + the snapshot), in submission order, as
+  // many at once as the worker runs. (The worker itself runs a decode-once encode + a remux.)
   const commands: Command[] = [];
   let perJob: Command[] = [];
   for (const [i, r] of records.entries()) {

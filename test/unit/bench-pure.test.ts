@@ -1,4 +1,7 @@
-/** The bench's pure pieces: percentiles, history → timeline → overhead breakdown, the shim's log, the split ladder. */
+/**
+ * The bench's pure pieces: percentiles, history → timeline → overhead breakdown, the shim's log,
+ * the split ladder, chunked jobs' stage times and the critical-path projection.
+ */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { percentile, ratio, summarize } from '../../bench/stats';
@@ -7,6 +10,8 @@ import { breakdown, categories, meanBreakdown, parseRunLog, runsOfJob, type Proc
 import { splitLadderArgs } from '../../bench/split-ladder';
 import { renderTable } from '../../bench/report';
 import { parseProcStat } from '../../bench/cpu';
+import { chunksPerWorker, projectedMs, stageTimes } from '../../bench/projection';
+import { projectionRows } from '../../bench/scenarios/long-input';
 import { planJob, type TranscodeTask } from '../../media/plan';
 import { transcodeArgs } from '../../media/args/transcode';
 import type { MediaInfo } from '../../model/job-state';
@@ -91,6 +96,58 @@ describe('history → timeline', () => {
     assert.deepEqual(t.workflowTasks.map((w) => [w.scheduledMs - T0, w.startedMs! - T0, w.closedMs! - T0]), [[100, 105, 110], [232, 234, 240], [1255, 1260, 1270]]);
   });
 
+  test('a chunked job: activity ids, task queues, the worker that started each attempt', () => {
+    nextId = 1;
+    const sched = (ms: number, activityId: string, type: string, queue = 'mediaflow-default') =>
+      ev(ms, { activityTaskScheduledEventAttributes: { activityId, activityType: { name: type }, taskQueue: { name: queue }, input: { payloads: [] } } });
+    const t = timelineOf({
+      events: [
+        ev(0, { workflowExecutionStartedEventAttributes: {} }), // 1
+        sched(10, 'probe', 'probeInput', 'mediaflow-default:light'), // 2
+        ev(20, { activityTaskStartedEventAttributes: { scheduledEventId: 2, attempt: 1, identity: '11@host' } }), // 3
+        ev(120, { activityTaskCompletedEventAttributes: { scheduledEventId: 2 } }), // 4
+        sched(130, 'encode:t1/audio', 'encodeAudio'), // 5
+        sched(130, 'encode:t1/chunk-0', 'encodeChunk'), // 6
+        sched(130, 'encode:t1/chunk-1', 'encodeChunk'), // 7
+        ev(140, { activityTaskStartedEventAttributes: { scheduledEventId: 6, attempt: 1, identity: '11@host' } }), // 8
+        ev(150, { activityTaskStartedEventAttributes: { scheduledEventId: 7, attempt: 1, identity: '22@host' } }), // 9
+        ev(160, { activityTaskStartedEventAttributes: { scheduledEventId: 5, attempt: 1, identity: '22@host' } }), // 10
+        ev(2140, { activityTaskCompletedEventAttributes: { scheduledEventId: 6 } }), // 11
+        ev(2650, { activityTaskCompletedEventAttributes: { scheduledEventId: 7 } }), // 12
+        ev(1160, { activityTaskCompletedEventAttributes: { scheduledEventId: 5 } }), // 13
+        sched(2700, 'encode:t1/chunk-2#1', 'encodeChunk'), // 14: a retry round's chunk
+        ev(2710, { activityTaskStartedEventAttributes: { scheduledEventId: 14, attempt: 1, identity: '11@host' } }), // 15
+        ev(4010, { activityTaskCompletedEventAttributes: { scheduledEventId: 14 } }), // 16
+        sched(4020, 'encode:t1/join', 'joinRenditions', 'mediaflow-default:light'), // 17
+        ev(4030, { activityTaskStartedEventAttributes: { scheduledEventId: 17, attempt: 1, identity: '22@host' } }), // 18
+        ev(4330, { activityTaskCompletedEventAttributes: { scheduledEventId: 17 } }), // 19
+        sched(4340, 'package:hls', 'packageOutput', 'mediaflow-default:light'), // 20
+        ev(4350, { activityTaskStartedEventAttributes: { scheduledEventId: 20, attempt: 1, identity: '11@host' } }), // 21
+        ev(4750, { activityTaskCompletedEventAttributes: { scheduledEventId: 20 } }), // 22
+        sched(4760, 'encode:t1/chunk-9', 'encodeChunk'), // 23: never finished: not a stage
+        ev(4800, { workflowExecutionCompletedEventAttributes: {} }),
+      ],
+    });
+    assert.deepEqual(t.activities[0]!.taskQueue, 'mediaflow-default:light');
+    assert.deepEqual(
+      t.activities.map((a) => [a.activityId, a.identity]),
+      [
+        ['probe', '11@host'],
+        ['encode:t1/audio', '22@host'],
+        ['encode:t1/chunk-0', '11@host'],
+        ['encode:t1/chunk-1', '22@host'],
+        ['encode:t1/chunk-2#1', '11@host'],
+        ['encode:t1/join', '22@host'],
+        ['package:hls', '11@host'],
+        ['encode:t1/chunk-9', null],
+      ],
+    );
+    // Chunks: 2000, 2500, 1300 ms → median 2000.
+    assert.deepEqual(stageTimes(t), { probeMs: 100, audioMs: 1000, chunkMs: 2000, chunks: 3, joinMs: 300, packageMs: 400 });
+    assert.deepEqual(chunksPerWorker(t), { '11@host': 2, '22@host': 1 });
+    assert.throws(() => stageTimes({ ...t, activities: t.activities.filter((a) => a.type !== 'encodeChunk') }), /no chunk activities/);
+  });
+
   test('a history without a start is refused', () => {
     assert.throws(() => timelineOf({ events: [] }), /WorkflowExecutionStarted/);
   });
@@ -112,6 +169,20 @@ describe('overhead breakdown', () => {
     const mine = runsOfJob(runs, input);
     assert.deepEqual([mine.ffmpeg.length, mine.probe.length, mine.outputCheck.length], [1, 1, 1]);
     assert.equal(mine.outputCheck[0]!.startMs, T0 + 1210);
+  });
+
+  test('a shared encode: its remuxes and their output checks are the job\'s too (by the files its runs wrote)', () => {
+    const dir = '/data/work/scratch/run1';
+    const shared = [
+      run('ffmpeg', 260, 1000, input, ['-i', '/data/work/inputs/2.input', '-filter_complex', '[0:v:0]split=2[a][b]', '-f', 'mp4', `${dir}/video-0.mp4`, '-f', 'mp4', `${dir}/video-1.mp4`, '-f', 'mp4', `${dir}/audio-0.mp4`]),
+      run('ffmpeg', 1000, 1050, `${dir}/video-0.mp4`, ['-i', `${dir}/video-0.mp4`, '-i', `${dir}/audio-0.mp4`, '-c', 'copy', `${dir}/output-0.mp4`]),
+      run('ffprobe', 1050, 1060, `${dir}/output-0.mp4`, ['-i', `${dir}/output-0.mp4`]),
+      // Another job's remux of its own scratch files: not ours.
+      run('ffmpeg', 1000, 1050, '/data/work/scratch/run2/video-0.mp4', ['-i', '/data/work/scratch/run2/video-0.mp4', '/data/work/scratch/run2/output-0.mp4']),
+    ];
+    const mine = runsOfJob(shared, input);
+    assert.deepEqual([mine.ffmpeg.length, mine.probe.length, mine.outputCheck.length], [2, 0, 1]);
+    assert.equal(mine.outputCheck[0]!.startMs, T0 + 1050);
   });
 
   test('every instant goes to one category, and the parts add up to the wall time', () => {
@@ -194,4 +265,31 @@ describe('split-filter ladder', () => {
 test('/proc/PID/stat: CPU fields are counted from the last parenthesis, whatever the command name holds', () => {
   const stat = '4242 (node (worker) x) S 1 4242 4242 0 -1 4194560 100 0 0 0 150 25 300 45 20 0 11 0 1000 0 0';
   assert.deepEqual(parseProcStat(stat, 10), { ownMs: (150 + 25) * 10, childrenMs: (300 + 45) * 10 });
+});
+
+describe('critical-path projection', () => {
+  const stages = { probeMs: 100, audioMs: 5000, chunkMs: 20_000, chunks: 4, joinMs: 500, packageMs: 800 };
+
+  test('probe + max(audio, waves × chunk) + join + package, waves = ceil(chunks / min(W × slots, maxParallel))', () => {
+    assert.equal(projectedMs(stages, 1, 1), 100 + 4 * 20_000 + 1300);
+    assert.equal(projectedMs(stages, 1, 2, 4), 100 + 2 * 20_000 + 1300);
+    assert.equal(projectedMs(stages, 2, 2, 4), 100 + 20_000 + 1300);
+    // More workers than chunks gain nothing; nor does a bound below the workers' slots.
+    assert.equal(projectedMs(stages, 16, 2, 4), projectedMs(stages, 2, 2, 4));
+    assert.equal(projectedMs({ ...stages, chunks: 20 }, 16, 2, 4), 100 + 5 * 20_000 + 1300);
+    assert.equal(projectedMs({ ...stages, chunks: 20 }, 16, 2), 100 + 20_000 + 1300);
+    // The audio runs beside the chunks: it is the critical path when chunks finish first.
+    assert.equal(projectedMs({ ...stages, audioMs: 30_000 }, 2, 2, 4), 100 + 30_000 + 1300);
+    assert.throws(() => projectedMs(stages, 0, 2), /at least 1/);
+  });
+
+  test('rows for W = 1…16, and a 10-minute source with chunks and linear stages scaled by duration', () => {
+    const rows = projectionRows(stages, 120, 2, 4, 30);
+    assert.deepEqual(rows.map((r) => r.workers), [1, 2, 4, 8, 16]);
+    assert.deepEqual(rows.map((r) => r.boundedMs), [41_400, 21_400, 21_400, 21_400, 21_400]);
+    // 10 minutes: 20 chunks; audio 25 s, join 2.5 s, package 4 s.
+    assert.equal(rows[0]!.tenMinuteMs, 100 + 10 * 20_000 + 2500 + 4000);
+    assert.equal(rows[4]!.tenMinuteMs, 100 + 5 * 20_000 + 2500 + 4000);
+    assert.equal(rows[4]!.tenMinuteUnboundedMs, 100 + 25_000 + 2500 + 4000);
+  });
 });
