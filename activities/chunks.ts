@@ -19,6 +19,7 @@ import { MediaflowError } from '../model/errors';
 import { runFfmpeg } from './ffmpeg-run';
 import { withLocalInputs } from './local-input';
 import { ffmpegTimeoutMs, finishOutput, withHeartbeats, withScratchDir } from './transcode';
+import { renditionResult, type RenditionResult } from './encode';
 import type { ActivityDeps } from './deps';
 
 export interface ChunkedGroup {
@@ -97,10 +98,10 @@ export function createChunkedEncoder(deps: ActivityDeps) {
   }
 
   /** Each rendition's chunks joined by stream copy, with its audio; outputs in the order of `tasks`. */
-  async function joinRenditions(group: ChunkedGroup, chunkCount: number): Promise<OutputState[]> {
+  async function joinRenditions(group: ChunkedGroup, chunkCount: number): Promise<RenditionResult[]> {
     const { indexOf } = distinctAudio(group.tasks);
     return withHeartbeats(async (report, signal) => {
-      const outputs: OutputState[] = [];
+      const outputs: RenditionResult[] = [];
       for (const [i, task] of group.tasks.entries()) {
         const chunkKeys = task.video ? Array.from({ length: chunkCount }, (_, k) => chunkKey(group, i, k)) : [];
         const a = indexOf.get(task.id) ?? null;
@@ -126,7 +127,7 @@ export function createChunkedEncoder(deps: ActivityDeps) {
                 timeoutMs: ffmpegTimeoutMs(task.durationSec),
                 stallMs,
               });
-              return finishOutput(deps, task, out);
+              return renditionResult(() => finishOutput(deps, task, out));
             }),
           ),
         );

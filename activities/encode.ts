@@ -4,14 +4,35 @@
  * rendition muxed with its audio by stream copy, checked and uploaded. One failure fails the run:
  * the activity (all of its renditions) is retried.
  */
-import type { OutputState } from '../model/job-state';
+import type { JobError, OutputState } from '../model/job-state';
+import { errorCodes, MediaflowError } from '../model/errors';
 import type { JobInput } from '../model/job';
 import type { TranscodeTask } from '../media/plan';
 import { encodeArgs, encodeLayout, remuxArgs } from '../media/args/encode';
 import { runFfmpeg } from './ffmpeg-run';
+import { requireEncoders } from './capabilities';
 import { withLocalInputs } from './local-input';
 import { ffmpegTimeoutMs, finishOutput, withHeartbeats, withScratchDir } from './transcode';
 import type { ActivityDeps } from './deps';
+
+/**
+ * A rendition of a shared run: its output, or why this one rendition cannot be made (a broken
+ * rule of its own, e.g. the size limit: the others of the run still count).
+ */
+export type RenditionResult = OutputState | { failed: JobError };
+
+/**
+ * Checks and uploads one finished rendition. A non-retryable error of this rendition alone is its
+ * result; anything else fails the run (Temporal retries the whole run).
+ */
+export async function renditionResult(finish: () => Promise<OutputState>): Promise<RenditionResult> {
+  try {
+    return await finish();
+  } catch (err) {
+    if (err instanceof MediaflowError && !errorCodes[err.code].retryable) return { failed: { code: err.code, message: err.message, retryable: false } };
+    throw err;
+  }
+}
 
 /** The remuxes after the encode are stream copies: a small share of the run's progress. */
 const ENCODE_SHARE = 0.95;
@@ -20,8 +41,30 @@ export function createEncoder(deps: ActivityDeps) {
   const { config, binaries } = deps;
   const limits = { threads: config.FFMPEG_THREADS, maxOutputBytes: config.MAX_OUTPUT_BYTES };
 
-  /** Encodes `tasks` (one input range) and returns their outputs in the same order. */
-  return async function encode(source: JobInput, tasks: TranscodeTask[]): Promise<OutputState[]> {
+  /**
+   * Encodes `tasks` (one input range) and returns their results in the same order. A rendition
+   * whose encoder this worker's ffmpeg lacks fails alone (EncoderMissing); the others still run.
+   */
+  return async function encode(source: JobInput, all: TranscodeTask[]): Promise<RenditionResult[]> {
+    const missing = new Map<string, RenditionResult>();
+    let firstMissing: MediaflowError | null = null;
+    for (const t of all) {
+      try {
+        await requireEncoders(binaries.ffmpeg, encodeArgs(encodeLayout([t], '.'), 'input', limits, [t.video ? t.watermarks.map(() => 'asset') : []]));
+      } catch (err) {
+        if (!(err instanceof MediaflowError && err.code === 'EncoderMissing')) throw err;
+        missing.set(t.id, { failed: { code: err.code, message: err.message, retryable: false } });
+        firstMissing ??= err;
+      }
+    }
+    const tasks = all.filter((t) => !missing.has(t.id));
+    // Nothing this worker can make: the activity itself fails (the UI shows the encoder and argv).
+    if (!tasks.length && firstMissing) throw firstMissing;
+    const made = tasks.length ? await encodeTasks(source, tasks) : [];
+    return all.map((t) => missing.get(t.id) ?? made[tasks.indexOf(t)]!);
+  };
+
+  async function encodeTasks(source: JobInput, tasks: TranscodeTask[]): Promise<RenditionResult[]> {
     const assetKeys = tasks.map((t) => (t.video ? t.watermarks.map((w) => w.assetKey) : []));
     return withLocalInputs(deps, [source, ...assetKeys.flat()], ([input, ...assetFiles]) =>
       withScratchDir(deps, (dir) =>
@@ -38,17 +81,17 @@ export function createEncoder(deps: ActivityDeps) {
             onProgress: (p) => report(p * ENCODE_SHARE),
             timeoutMs: ffmpegTimeoutMs(durationSec * tasks.length),
           });
-          const outputs: OutputState[] = [];
+          const outputs: RenditionResult[] = [];
           for (const [i, r] of layout.renditions.entries()) {
             if (r.audio !== null) {
               await runFfmpeg({ ...run, args: remuxArgs(r, layout.audioFiles[r.audio]!, limits), onProgress: () => undefined, timeoutMs: ffmpegTimeoutMs(durationSec) });
             }
-            outputs.push(await finishOutput(deps, r.task, r.outputFile));
+            outputs.push(await renditionResult(() => finishOutput(deps, r.task, r.outputFile)));
             report(ENCODE_SHARE + ((1 - ENCODE_SHARE) * (i + 1)) / layout.renditions.length);
           }
           return outputs;
         }),
       ),
     );
-  };
+  }
 }

@@ -7,7 +7,7 @@ import type { SnapshotTask, TranscodeTask } from '../media/plan';
 import type { ActivityDeps } from './deps';
 import { createProbe } from './probe';
 import { createRenderers, withHeartbeats } from './transcode';
-import { createEncoder } from './encode';
+import { createEncoder, type RenditionResult } from './encode';
 import { createChunkedEncoder, type ChunkedGroup } from './chunks';
 import type { Chunk } from '../media/chunks';
 import { createSnapshotRenderer } from './snapshot';
@@ -126,7 +126,7 @@ export function createActivities(deps: ActivityDeps) {
       return tracked(async () => ({ value: await render.transcode(inputOf(input), input.task), attempt: Context.current().info.attempt }));
     },
     /** Outputs in the order of `tasks`. */
-    async encode(input: EncodeInput): Promise<Attempted<OutputState[]>> {
+    async encode(input: EncodeInput): Promise<Attempted<RenditionResult[]>> {
       return tracked(async () => ({ value: await encodeRenditions(inputOf(input), input.tasks), attempt: Context.current().info.attempt }));
     },
     /** A chunked group's audio, each distinct setting once over the whole range; resolves the stored keys. */
@@ -141,7 +141,7 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
     /** A chunked group's renditions joined by stream copy with their audio; outputs in the order of the tasks. */
-    async joinRenditions(input: { group: ChunkedGroup; chunkCount: number }): Promise<Attempted<OutputState[]>> {
+    async joinRenditions(input: { group: ChunkedGroup; chunkCount: number }): Promise<Attempted<RenditionResult[]>> {
       return tracked(async () => ({ value: await chunked.joinRenditions(input.group, input.chunkCount), attempt: Context.current().info.attempt }));
     },
     async snapshot(input: SnapshotInput): Promise<Attempted<SnapshotState>> {

@@ -26,6 +26,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { RenditionResult } from '../activities/encode';
 import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
 import type { JobSpec } from '../model/job';
 import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, OutputState, TaskKind, TaskState } from '../model/job-state';
@@ -469,12 +470,18 @@ export class JobRun {
     return steps;
   }
 
-  /** Keeps what an encode made: a ladder's rungs are the package's material, not outputs of their own. */
-  private keepOutputs(group: TranscodeTask[], outputs: OutputState[]): void {
+  /**
+   * Keeps what an encode made (a ladder's rungs are the package's material, not outputs of their
+   * own); a rendition that failed alone (its own limit) fails its task only.
+   */
+  private keepOutputs(group: TranscodeTask[], results: RenditionResult[]): void {
     group.forEach((t, i) => {
-      const o = outputs[i];
-      if (o && !t.rung) this.state.outputs.push(o);
+      const r = results[i];
+      if (!r) return;
+      if ('failed' in r) Object.assign(this.task(t.id, 'transcode'), { status: 'failed', progress: 0, error: r.failed });
+      else if (!t.rung) this.state.outputs.push(r);
     });
+    this.showProgress();
   }
 
   /** One ffmpeg run for the whole group, or chunks + join when the range is long. */
@@ -508,9 +515,16 @@ export class JobRun {
     let failure: Outcome | null = null;
     const scope = new CancellationScope();
     const limited = async <T>(call: () => Promise<Attempted<T>>): Promise<void> => {
-      // Re-checked after every wake-up: several waiters may wake in one activation.
-      while (running >= maxParallel && failure === null) await condition(() => running < maxParallel || failure !== null);
-      if (failure) return;
+      // Re-checked after every wake-up: several waiters may wake in one activation. A cancel
+      // ends the wait (never rejects: every started chunk must settle before the group does, so
+      // a canceled job waits for its ffmpeg runs to stop).
+      try {
+        while (running >= maxParallel && failure === null) await condition(() => running < maxParallel || failure !== null);
+      } catch (err) {
+        if (isCancellation(err)) return;
+        throw err;
+      }
+      if (failure || scope.consideredCancelled) return;
       running += 1;
       const result = await this.settle(call);
       running -= 1;

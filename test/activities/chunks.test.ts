@@ -18,6 +18,7 @@ import { loadConfig } from '../../model/config';
 import { planJob, type TranscodeTask } from '../../media/plan';
 import { planChunks } from '../../media/chunks';
 import type { OutputState } from '../../model/job-state';
+import type { RenditionResult } from '../../activities/encode';
 import { presetOutput, testSpec } from '../helpers/spec';
 import { createLocalStorage } from '../../storage/local';
 import { makeClip, testBinaries } from '../helpers/media';
@@ -55,6 +56,14 @@ async function decodeWarnings(file: string): Promise<string> {
   const { ffmpeg } = await testBinaries();
   const { stderr } = await run(ffmpeg, ['-v', 'warning', '-i', file, '-f', 'null', '-']);
   return stderr.trim();
+}
+
+/** Every rendition made (none failed alone). */
+function outputsOf(results: RenditionResult[]): OutputState[] {
+  return results.map((r) => {
+    assert.ok(!('failed' in r), JSON.stringify(r));
+    return r;
+  });
 }
 
 async function ssim(a: string, b: string): Promise<number> {
@@ -99,7 +108,7 @@ describe('decode once and chunks', () => {
   };
 
   test('one run encodes every rendition, the audio once', async () => {
-    whole = (await call(acts.encode, { input: { key: 'in.mp4' }, tasks })).value;
+    whole = outputsOf((await call(acts.encode, { input: { key: 'in.mp4' }, tasks })).value);
     assert.deepEqual(whole.map((o) => [o.name, o.video?.width ?? null, o.audio?.codec ?? null]), [['big', 640, 'aac'], ['small', 320, 'aac'], ['sound', null, 'aac']]);
     for (const o of whole.slice(0, 2)) {
       const s = await streamsOf(await local(o, 'whole'));
@@ -116,7 +125,7 @@ describe('decode once and chunks', () => {
     assert.deepEqual(audio, ['out/.parts/0/audio-0.mp4'], 'one audio encode for three renditions that share its setting');
     // Any order, as workers would take them.
     for (const c of [...chunks].reverse()) await call(acts.encodeChunk, { input: { key: 'in.mp4' }, group, chunk: c });
-    joined = (await call(acts.joinRenditions, { group, chunkCount: chunks.length })).value;
+    joined = outputsOf((await call(acts.joinRenditions, { group, chunkCount: chunks.length })).value);
     assert.deepEqual(joined.map((o) => o.name), ['big', 'small', 'sound']);
 
     for (const o of joined.slice(0, 2)) {

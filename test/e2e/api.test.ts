@@ -339,7 +339,7 @@ describe('API end to end', { timeout: 300_000 }, () => {
     assert.ok(value(/^mediaflow_jobs_submitted_total\{pipeline="default"\}/) >= 3);
     assert.ok(value(/^mediaflow_http_requests_total\{method="POST",route="\/v1\/jobs",status="202"\}/) >= 3);
     assert.ok(value(/^mediaflow_jobs\{status="succeeded"\}/) >= 3, 'jobs by status, from Temporal visibility');
-    assert.ok(value(/^mediaflow_task_duration_seconds_count\{activity="transcode",outcome="ok"\}/) >= 1);
+    assert.ok(value(/^mediaflow_task_duration_seconds_count\{activity="encode",outcome="ok"\}/) >= 1);
     assert.ok(value(/^mediaflow_task_queue_lag_seconds_count\{activity="probeInput"\}/) >= 1);
     assert.ok(value(/^mediaflow_ffmpeg_run_seconds_sum\{outcome="ok"\}/) > 0);
     assert.doesNotMatch(text, /job_[0-9a-z]{10,}/, 'no job ids in labels');

@@ -86,8 +86,12 @@ describe('encoders', { timeout: 300_000 }, () => {
     assert.match(av1.error?.message ?? '', /libsvtav1/);
     assert.equal(av1.attempts, 1, 'a missing encoder is not retried');
     assert.deepEqual(state.outputs.map((o) => o.name), ['h264']);
-    // The failure in the history (the Temporal UI's view) names the encoder and the command.
-    const failure: FailureView | null | undefined = (await handle.fetchHistory()).events?.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure;
+    // Both renditions share one run: the AV1 one fails alone, the run makes the other. An AV1
+    // output alone fails the activity itself: its failure in the history (the Temporal UI's view)
+    // names the encoder and the command.
+    const alone = await start(spec([presetOutput('av1', 'mp4-av1-720p')]));
+    assert.equal(((await alone.result()) as JobState).tasks.find((t) => t.id.includes('av1'))?.error?.code, 'EncoderMissing');
+    const failure: FailureView | null | undefined = (await alone.fetchHistory()).events?.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure;
     assert.equal(failure?.applicationFailureInfo?.type, 'EncoderMissing');
     assert.equal(failure?.applicationFailureInfo?.nonRetryable, true);
     const detail = detailOf(failure);
@@ -107,7 +111,7 @@ describe('encoders', { timeout: 300_000 }, () => {
       while (!lastFailure) {
         assert.ok(Date.now() < deadline, 'no failed attempt within 2 min');
         const pending = (await handle.describe()).raw.pendingActivities ?? [];
-        lastFailure = pending.find((a) => a.activityType?.name === 'transcode' && a.lastFailure)?.lastFailure;
+        lastFailure = pending.find((a) => a.activityType?.name === 'encode' && a.lastFailure)?.lastFailure;
         if (!lastFailure) await new Promise((r) => setTimeout(r, 250));
       }
       assert.equal(lastFailure.applicationFailureInfo?.type, 'EncodeFailed');
