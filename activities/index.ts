@@ -20,6 +20,7 @@ import { signedHeaders, webhookSecret } from './webhook';
 import { metrics } from '../observability/metrics';
 import { jobForTenant } from '../model/job-view';
 import { createPipelineStore } from '../db/pipelines';
+import { withLocalInput } from './local-input';
 
 export type { ActivityDeps } from './deps';
 
@@ -124,6 +125,19 @@ export function createActivities(deps: ActivityDeps) {
     },
     async transcode(input: TranscodeInput): Promise<Attempted<OutputState>> {
       return tracked(async () => ({ value: await render.transcode(inputOf(input), input.task), attempt: Context.current().info.attempt }));
+    },
+    /**
+     * A URL input fetched once (under the URL rules and the minimum transfer rate) and stored
+     * under `key` in the job's folder; resolves the input every later activity reads.
+     */
+    async stageInput(input: { input: JobInput; key: string }): Promise<Attempted<JobInput>> {
+      return tracked(() =>
+        withHeartbeats(async () => {
+          if (!('url' in input.input)) return { value: input.input, attempt: Context.current().info.attempt };
+          await withLocalInput(deps, input.input, (file) => deps.storage.putFile(input.key, file));
+          return { value: { key: input.key }, attempt: Context.current().info.attempt };
+        }),
+      );
     },
     /** Outputs in the order of `tasks`. */
     async encode(input: EncodeInput): Promise<Attempted<RenditionResult[]>> {

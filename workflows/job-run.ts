@@ -28,7 +28,7 @@ import {
 import type { Activities } from '../activities';
 import type { RenditionResult } from '../activities/encode';
 import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
-import type { JobSpec } from '../model/job';
+import type { JobInput, JobSpec } from '../model/job';
 import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, OutputState, TaskKind, TaskState } from '../model/job-state';
 import { planJob, type MediaTask, type PackageTask, type Plan, type TranscodeTask } from '../media/plan';
 import { groupByRange } from '../media/args/encode';
@@ -156,9 +156,14 @@ export class JobRun {
   private scope: CancellationScope | null = null;
   /** Runs started after CUT_PATCH: shared encodes, chunks, work classes. */
   readonly cut: boolean;
+  /** What the media activities read: the job's input, or its staged copy in the store (URL inputs). */
+  private input: JobInput;
+  /** A URL input's copy in the job's folder (`.parts/source`), removed once the job succeeds. */
+  private staged: string | null = null;
 
   constructor(readonly spec: JobSpec) {
     this.cut = patched(CUT_PATCH);
+    this.input = spec.input;
     this.state = {
       id: spec.id,
       status: 'queued',
@@ -432,7 +437,17 @@ export class JobRun {
     this.setStatus('probing');
     const { probeInput } = this.activities('probe', 'probe');
     this.task('probe', 'probe');
-    const media = await this.runActivity(['probe'], () => probeInput(this.spec.input));
+    if (this.cut && 'url' in this.spec.input) {
+      // A URL is fetched once, by light work, into the job's folder: encodes (on any worker)
+      // read the store and never spend an encode slot on a slow source.
+      const key = `${this.spec.outputPrefix}${this.spec.id}/.parts/source`;
+      const { stageInput } = this.activities('probe', 'stage');
+      const staged = await this.runActivity(['probe'], () => stageInput({ input: this.spec.input, key }), this.activityId('stage'));
+      if (!staged) return null;
+      this.input = staged;
+      this.staged = key;
+    }
+    const media = await this.runActivity(['probe'], () => probeInput(this.input), this.activityId('probe'));
     if (!media) return null;
     this.state.input.media = media;
     const plan = planJob(this.spec, media);
@@ -491,7 +506,7 @@ export class JobRun {
     const chunks = planChunks(group, settings);
     if (chunks) return this.runChunked(id, group, index, chunks, settings.maxParallel);
     const { encode } = this.activities('media', id, this.round, { summary: `encode ${group.map((t) => t.name).join(', ')}` });
-    const outputs = await this.runActivity(ids, () => encode({ input: this.spec.input, tasks: group }), this.activityId(id));
+    const outputs = await this.runActivity(ids, () => encode({ input: this.input, tasks: group }), this.activityId(id));
     if (outputs) this.keepOutputs(group, outputs);
   }
 
@@ -504,7 +519,7 @@ export class JobRun {
     const tasks = this.tasksOf(group.map((t) => t.id));
     const names = group.map((t) => t.name).join(', ');
     const workPrefix = `${this.spec.outputPrefix}${this.spec.id}/.parts/${this.round}-${index}/`;
-    const input = { input: this.spec.input, group: { tasks: group, workPrefix } };
+    const input = { input: this.input, group: { tasks: group, workPrefix } };
     for (const t of tasks) t.chunks = chunks.length;
     this.markStarted(tasks, this.activityId(id));
     const withAudio = group.some((t) => t.audio);
@@ -568,13 +583,13 @@ export class JobRun {
     const acts = this.activities('media', m.id, this.round, { work: m.kind === 'transcode' ? 'encode' : 'light' });
     switch (m.kind) {
       case 'transcode': {
-        const output = await this.runActivity([m.id], () => acts.transcode({ input: this.spec.input, task: m }));
+        const output = await this.runActivity([m.id], () => acts.transcode({ input: this.input, task: m }));
         // A ladder's rungs are the package's material, not outputs of their own.
         if (output && !m.rung) this.state.outputs.push(output);
         return;
       }
       case 'snapshot': {
-        const snap = await this.runActivity([m.id], () => acts.snapshot({ input: this.spec.input, task: m }));
+        const snap = await this.runActivity([m.id], () => acts.snapshot({ input: this.input, task: m }));
         if (snap) this.state.snapshots.push(snap);
         return;
       }
@@ -658,6 +673,7 @@ export class JobRun {
   /** Watermark assets served the transcodes; a succeeded job's folder holds only what was asked for. */
   async removeIntermediates(): Promise<void> {
     const keys = this.planned?.plan.tasks.flatMap((m) => (m.kind === 'watermark' ? [m.assetKey] : [])) ?? [];
+    if (this.staged) keys.push(this.staged);
     if (!keys.length) return;
     await this.removeObjects('cleanup:watermarks', keys, [], 'watermark assets');
   }

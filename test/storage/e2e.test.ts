@@ -168,6 +168,14 @@ describe('STORAGE_DRIVER=oss end to end', { timeout: 600_000 }, () => {
     assert.doesNotMatch(JSON.stringify(described.memo), /s3cr3t/);
     assert.doesNotMatch((await described.staticSummary()) ?? '', /s3cr3t/);
     assert.match((await described.staticSummary()) ?? '', /media\/clip\.mp4\?… → small, poster$/);
+    // Fetched by light work into the job's folder; the encode (an encode slot) read the store.
+    const scheduled = ((await stack.client.workflow.getHandle(id).fetchHistory()).events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes] : []));
+    const stage = scheduled.find((a) => a.activityType?.name === 'stageInput');
+    assert.match(stage?.taskQueue?.name ?? '', /:light$/, 'the fetch runs on the light queue');
+    const encode = scheduled.find((a) => a.activityType?.name === 'encode');
+    const encodeInput = JSON.parse(Buffer.from(encode!.input!.payloads![0]!.data!).toString('utf8')) as { input: { key?: string; url?: string } };
+    assert.deepEqual(encodeInput.input, { key: `${id}/.parts/source` }, 'the encode reads the staged copy, not the URL');
+    assert.deepEqual([...oss.buckets.get('media')!.keys()].filter((k) => k.includes('.parts')), [], 'the staged copy is gone after success');
   });
 
   test('a URL input over MAX_INPUT_BYTES fails non-retryably at once, and leaves nothing behind', async () => {
