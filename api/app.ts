@@ -1,5 +1,4 @@
 /** Builds the Hono app from its dependencies; no listening socket here, so tests can call app.request. */
-import { Hono } from 'hono';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../model/config';
 import type { Storage } from '../storage/storage';
@@ -11,13 +10,13 @@ import { dotSegmentGuard, objectRoutes } from './routes/objects';
 import { pipelineRoutes } from './routes/pipelines';
 import { templateRoutes } from './routes/templates';
 import { serviceRoutes } from './routes/service';
-import { docsRoutes } from './routes/docs';
+import { docsRoutes, openApiDocument } from './routes/docs';
 import { randomUUID } from 'node:crypto';
 import { requestId } from 'hono/request-id';
 import { metrics, metricsText, scrapeGauge } from '../observability/metrics';
-import { documented } from './openapi/registry';
+import { z } from 'zod';
+import { operation, router } from './openapi/route';
 import { authenticate } from './auth';
-import type { AppEnv } from './env';
 import { keyRoutes } from './routes/keys';
 import { metricsRateLimit, rateLimit } from './rate-limit';
 import type { ApiKeyStore } from '../db/api-keys';
@@ -42,7 +41,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps) {
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
   const logRequests = ['TRACE', 'DEBUG', 'INFO'].includes(deps.config.LOG_LEVEL);
-  const app = new Hono<AppEnv>();
+  const app = router();
   // Every request: an id (the caller's X-Request-Id when sane, else ours), echoed back. hono's
   // check takes [A-Za-z0-9_=-]; the generator keeps the `.` and `:` ids we always accepted.
   app.use(
@@ -79,13 +78,20 @@ export function createApp(deps: AppDeps) {
   app.use('*', authenticate(deps.config, deps.keys));
   app.use('*', rateLimit(deps.config));
   scrapeGauge('mediaflow_jobs', 'Jobs by status (from Temporal visibility, read at scrape time)', 'status', () => countJobsByStatus(deps));
-  app.get(
-    '/metrics',
-    documented({ operationId: 'metrics', summary: 'Prometheus metrics of this process', tag: 'service', problems: ['RateLimited'], responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { type: 'string' } } } } }),
-    metricsRateLimit(deps.config),
+  app.openapi(
+    operation({
+      method: 'get',
+      path: '/metrics',
+      operationId: 'metrics',
+      summary: 'Prometheus metrics of this process',
+      tag: 'service',
+      middleware: [metricsRateLimit(deps.config)],
+      problems: ['RateLimited'],
+      responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: z.string() } } } },
+    }),
     async (c) => {
       const { contentType, body } = await metricsText();
-      return c.body(body, 200, { 'content-type': contentType });
+      return c.text(body, 200, { 'content-type': contentType });
     },
   );
   app.route('/', serviceRoutes(deps));
@@ -96,7 +102,7 @@ export function createApp(deps: AppDeps) {
   app.route('/v1/keys', keyRoutes(deps));
   app.route('/v1/signed-urls', signedUrlRoutes(deps));
   app.route('/console/api', consoleApiRoutes(deps));
-  app.route('/', docsRoutes(() => app.routes));
+  app.route('/', docsRoutes(() => openApiDocument(app)));
   app.notFound((c) => sendProblem(c, problemOf('NotFound', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((err, c) => {
     const problem = problemForError(err);

@@ -1,5 +1,6 @@
 /** problem+json (RFC 9457): the one place API errors are shaped. */
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { errorCodes, isErrorCode, MediaflowError, type ErrorCode, type FieldError } from '../model/errors';
 
 export interface Problem {
@@ -54,6 +55,12 @@ export function problemForError(err: unknown): Problem {
   }
   if (isTemporalUnavailable(err)) {
     return problemOf('TemporalUnavailable', 'the workflow service cannot be reached; try again shortly');
+  }
+  // hono's own refusals (a validator's malformed JSON, a media-type gate), should one get past ours.
+  if (err instanceof HTTPException) {
+    const byStatus: Partial<Record<number, ErrorCode>> = { 400: 'InvalidInput', 413: 'PayloadTooLarge', 415: 'UnsupportedMediaType' };
+    const known = byStatus[err.status];
+    if (known) return problemOf(known, err.message || errorCodes[known].title);
   }
   const code = (err as { code?: unknown }).code;
   if (isErrorCode(code)) return problemOf(code, (err as Error).message);

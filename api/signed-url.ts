@@ -22,10 +22,10 @@ import { tenantKey } from '../model/keys';
 import type { Storage } from '../storage/storage';
 import { callerOf, type Caller } from './auth';
 import { readJson } from './body';
-import { objectOps } from './openapi/operations';
-import { documented, type OperationDoc } from './openapi/registry';
+import { documentedRoute, json, operation, router } from './openapi/route';
+import type { AppVariables } from './env';
 import { problemError, problemForError, sendProblem } from './problem';
-import { objectRoutes } from './routes/objects';
+import { objectRoutes, readObjectSpec } from './routes/objects';
 
 const LABEL = 'mediaflow signed url';
 const SIG_BYTES = 16;
@@ -84,19 +84,25 @@ async function verify(config: Pick<Config, 'WEBHOOK_SECRET' | 'dataDir'>, path: 
   return { tenant, rawKey };
 }
 
-const signedGetDoc: OperationDoc = {
-  ...objectOps.get,
-  operationId: 'getSignedObject',
-  // No API key: the signature in the path is the permission.
-  tag: 'service',
-  summary: 'Download an object through a signed, expiring URL (no API key); HEAD answers the headers only',
-  path: '/v1/signed/{token}/{key}',
-  params: z.object({
-    token: z.string().meta({ description: '`{tenant}.{expires}.{scope}.{signature}`, as minted by POST /v1/signed-urls' }),
-    key: z.string().min(1).meta({ description: 'the object key (under the signed prefix, or the signed key itself)' }),
-  }),
-  problems: ['InvalidInput', 'Forbidden', 'NotFound', 'StorageUnavailable'],
-};
+function signedGetDoc(method: 'get' | 'head') {
+  const object = readObjectSpec(method);
+  return operation({
+    ...object,
+    operationId: `${method}SignedObject`,
+    // No API key: the signature in the path is the permission.
+    tag: 'service',
+    summary: 'Download an object through a signed, expiring URL (no API key); HEAD answers the headers only',
+    path: '/v1/signed/{token}/{key}',
+    request: {
+      ...object.request,
+      params: z.object({
+        token: z.string().meta({ description: '`{tenant}.{expires}.{scope}.{signature}`, as minted by POST /v1/signed-urls' }),
+        key: z.string().min(1).meta({ description: 'the object key (under the signed prefix, or the signed key itself)' }),
+      }),
+    },
+    problems: ['InvalidInput', 'Forbidden', 'NotFound', 'StorageUnavailable'],
+  });
+}
 
 /**
  * GET/HEAD /v1/signed/{token}/{key}: needs no API key, so mount it before authentication.
@@ -105,17 +111,17 @@ const signedGetDoc: OperationDoc = {
  */
 export function signedObjectRoutes(deps: { config: Config; storage: Storage; log?: (line: Record<string, unknown>) => void }) {
   // The object route itself, behind a caller taken from the verified token.
-  const objects = new Hono<{ Bindings: { signedCaller: Caller } }>();
+  const objects = new Hono<{ Bindings: { signedCaller: Caller }; Variables: AppVariables }>();
   objects.use('*', async (c, next) => {
-    c.set('caller' as never, c.env.signedCaller as never);
+    c.set('caller', c.env.signedCaller);
     await next();
   });
   objects.route('/v1/objects', objectRoutes(deps));
   objects.onError((err, c) => sendProblem(c, problemForError(err)));
   objects.notFound((c) => sendProblem(c, problemForError(problemError('NotFound', 'no such object'))));
 
-  const app = new Hono();
-  app.on(['GET', 'HEAD'], `${PREFIX}*`, documented(signedGetDoc), async (c: Context) => {
+  const app = router();
+  documentedRoute(app, [signedGetDoc('get'), signedGetDoc('head')], `${PREFIX}*`, async (c: Context) => {
     const { tenant, rawKey } = await verify(deps.config, c.req.path, Date.now());
     const url = new URL(c.req.url);
     url.pathname = `/v1/objects/${rawKey}`;
@@ -150,14 +156,18 @@ const mintAnswerSchema = z.object({
   expiresAt: z.string().meta({ description: 'ISO-8601 UTC' }),
 });
 
-const mintDoc: OperationDoc = {
+/** Documents the body readJson validates, with the same schema. */
+const mintDoc = (maxBodyBytes: number) => operation({
+  method: 'post',
+  path: '/',
   operationId: 'createSignedUrl',
   tag: 'objects',
   summary: 'Mint a signed, expiring URL for one object or a folder (a player fetches it with no API key)',
-  body: { schema: mintBodySchema },
-  responses: { 201: { description: 'the signed URL', schema: mintAnswerSchema } },
+  request: { body: { required: true, content: json(mintBodySchema) } },
+  maxBodyBytes,
+  responses: { 201: { description: 'the signed URL', content: json(mintAnswerSchema) } },
   problems: ['InvalidInput'],
-};
+});
 
 /**
  * POST /v1/signed-urls: needs an API key (any role; the URL reads as the key's tenant).
@@ -166,8 +176,8 @@ const mintDoc: OperationDoc = {
  */
 export function signedUrlRoutes(deps: { config: Config }) {
   const { config } = deps;
-  const app = new Hono();
-  app.post('/', documented(mintDoc), async (c) => {
+  const app = router();
+  documentedRoute(app, [mintDoc(config.MAX_BODY_BYTES)], '/', async (c) => {
     const { tenant } = callerOf(c);
     const body = await readJson(c, mintBodySchema, config.MAX_BODY_BYTES);
     const ttl = body.expiresInSec ?? Math.min(DEFAULT_TTL_SEC, config.SIGNED_URL_MAX_SEC);

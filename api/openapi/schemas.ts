@@ -2,12 +2,16 @@
  * zod schemas of what the API answers. The job JSON and friends are TypeScript types elsewhere
  * (model/job-state.ts, db/); each schema here is checked against its type at compile time, so a
  * field added there and not here fails `npm run typecheck` rather than drifting from the docs.
+ * `meta({ id })` names a schema's component in /openapi.json.
  */
 import { z } from 'zod';
 import { errorCodes, type ErrorCode } from '../../model/errors';
 import type { JobState, JobStatus, TaskKind, TaskStatus } from '../../model/job-state';
 import { templateId, templateSchemas, type Template } from '../../model/templates';
 import type { Pipeline } from '../../db/pipelines';
+import { jobSubmitSchema } from '../../model/job';
+import { pipelineCreateSchema, pipelinePatchSchema } from '../../model/pipeline';
+import { apiKeyCreateSchema, apiKeyCreatedSchema, apiKeySchema } from '../../model/tenant';
 
 /** True when A and B are assignable both ways (optional vs `| undefined` tolerated). */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -33,7 +37,7 @@ export const problemSchema = z
     code: z.enum(Object.keys(errorCodes) as [ErrorCode, ...ErrorCode[]]),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })
-  .meta({ description: 'RFC 9457 problem details; `errors` names each failing field' });
+  .meta({ id: 'Problem', description: 'RFC 9457 problem details; `errors` names each failing field' });
 
 const jobError = z.object({ code: z.string(), message: z.string(), retryable: z.boolean() });
 
@@ -116,14 +120,14 @@ export const jobSchema = z.object({
   error: jobError.nullable(),
   userData: z.string().nullable(),
   notes: z.array(z.object({ at: time, message: z.string() })).optional(),
-});
+}).meta({ id: 'Job' });
 sameShape<Same<z.infer<typeof jobSchema>, JobState>>();
 
 export const jobAcceptedSchema = z.object({
   id: z.string(),
   status: z.enum(jobStatuses),
   links: z.object({ self: z.string(), temporalUi: z.url() }),
-});
+}).meta({ id: 'JobAccepted' });
 
 export const jobSummarySchema = z.object({
   id: z.string(),
@@ -131,21 +135,21 @@ export const jobSummarySchema = z.object({
   pipeline: z.string(),
   createdAt: time,
   finishedAt: time.nullable().meta({ description: 'when processing ended, as the job itself says (before its callback; set while a failed job waits out its retry window); null while it runs' }),
-});
+}).meta({ id: 'JobSummary' });
 export type JobSummary = z.infer<typeof jobSummarySchema>;
 
 export const jobListSchema = z.object({
   jobs: z.array(jobSummarySchema),
   nextPageToken: z.string().nullable().meta({ description: 'pass as `pageToken` for the next page; null on the last page' }),
-});
+}).meta({ id: 'JobList' });
 
 export const cancelAcceptedSchema = z.object({
   id: z.string(),
   status: z.enum(jobStatuses).meta({ description: 'the status when the cancellation was requested' }),
   cancelRequested: z.literal(true),
-});
+}).meta({ id: 'CancelAccepted' });
 
-export const retryAcceptedSchema = z.object({ id: z.string(), status: z.literal('processing'), tasks: z.array(z.string()) });
+export const retryAcceptedSchema = z.object({ id: z.string(), status: z.literal('processing'), tasks: z.array(z.string()) }).meta({ id: 'RetryAccepted' });
 
 const stored = { id: z.string(), system: z.boolean(), createdAt: time.nullable(), updatedAt: time.nullable() };
 
@@ -154,21 +158,30 @@ export const templateSchema = z.discriminatedUnion('kind', [
   z.object({ ...templateSchemas.transcode.shape, ...stored }),
   z.object({ ...templateSchemas.snapshot.shape, ...stored }),
   z.object({ ...templateSchemas.watermark.shape, ...stored }),
-]);
+]).meta({ id: 'Template' });
 sameShape<Same<z.infer<typeof templateSchema>, Template & { id: string; system: boolean; createdAt: string | null; updatedAt: string | null }>>();
 
-export const templateListSchema = z.object({ templates: z.array(templateSchema) });
+export const templateListSchema = z.object({ templates: z.array(templateSchema) }).meta({ id: 'TemplateList' });
 
-/** POST/PUT /v1/templates as documented: one kind's fields plus the id (the handler checks the kind's schema). */
-function templateBody(id: z.ZodType) {
+/** POST/PUT /v1/templates: one kind's template (its checks included) plus the id. */
+function templateBody<I extends z.ZodType>(id: I) {
   return z.discriminatedUnion('kind', [
-    z.strictObject({ id, ...templateSchemas.transcode.shape }),
-    z.strictObject({ id, ...templateSchemas.snapshot.shape }),
-    z.strictObject({ id, ...templateSchemas.watermark.shape }),
+    templateSchemas.transcode.safeExtend({ id }),
+    templateSchemas.snapshot.safeExtend({ id }),
+    templateSchemas.watermark.safeExtend({ id }),
   ]);
 }
-export const templateCreateSchema = templateBody(templateId);
-export const templateReplaceSchema = templateBody(z.string().optional().meta({ description: 'the id of the path, or absent' }));
+export const templateCreateSchema = templateBody(templateId).meta({ id: 'TemplateCreate' });
+export const templateReplaceSchema = templateBody(z.string().optional().meta({ description: 'the id of the path, or absent' })).meta({ id: 'TemplateReplace' });
+
+/** Request bodies defined in model/, under their component names. */
+export const jobSubmitBody = jobSubmitSchema.meta({ id: 'JobSubmit' });
+export const pipelineCreateBody = pipelineCreateSchema.meta({ id: 'PipelineCreate' });
+export const pipelinePatchBody = pipelinePatchSchema.meta({ id: 'PipelinePatch' });
+export const keyCreateBody = apiKeyCreateSchema.meta({ id: 'KeyCreate' });
+export const keySchema = apiKeySchema.meta({ id: 'Key' });
+export const keyListSchema = z.object({ keys: z.array(keySchema) }).meta({ id: 'KeyList' });
+export const keyCreatedSchema = apiKeyCreatedSchema.meta({ id: 'KeyCreated' });
 
 export const pipelineSchema = z.object({
   id: z.string(),
@@ -177,16 +190,16 @@ export const pipelineSchema = z.object({
   notify: z.object({ url: z.string() }).nullable(),
   createdAt: time,
   updatedAt: time,
-});
+}).meta({ id: 'Pipeline' });
 sameShape<Same<z.infer<typeof pipelineSchema>, Pipeline>>();
 
 export const pipelinePatchedSchema = pipelineSchema.extend({
   released: nonNegInt.meta({ description: 'jobs held in `queued` that resuming the pipeline released' }),
-});
+}).meta({ id: 'PipelineUpdated' });
 
-export const pipelineListSchema = z.object({ pipelines: z.array(pipelineSchema) });
+export const pipelineListSchema = z.object({ pipelines: z.array(pipelineSchema) }).meta({ id: 'PipelineList' });
 
-export const objectPutSchema = z.object({ key: z.string(), sizeBytes: nonNegInt, etag: z.string() });
+export const objectPutSchema = z.object({ key: z.string(), sizeBytes: nonNegInt, etag: z.string() }).meta({ id: 'ObjectStored' });
 
-export const healthSchema = z.object({ status: z.literal('ok') });
-export const readySchema = z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.string()) });
+export const healthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+export const readySchema = z.object({ status: z.literal('ready'), checks: z.record(z.string(), z.string()) }).meta({ id: 'Ready' });

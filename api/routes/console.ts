@@ -11,12 +11,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Hono } from 'hono';
 import { z } from 'zod';
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import { getJob, temporalUiLink, type JobsDeps } from '../jobs';
 import { callerOf } from '../auth';
-import { documented, type OperationDoc } from '../openapi/registry';
+import { documentedRoute, json, operation, router } from '../openapi/route';
 import { problemError } from '../problem';
 
 const require = createRequire(import.meta.url);
@@ -62,42 +61,41 @@ function ownAssets(): Record<string, Asset> {
   return out;
 }
 
-const html = { 'text/html': { type: 'string' } };
+const html = { 'text/html': { schema: { type: 'string' as const } } };
 const ops = {
-  root: {
-    operationId: 'getRoot',
-    tag: 'service',
+  root: operation({
+    method: 'get', path: '/', operationId: 'getRoot', tag: 'service',
     summary: 'Redirects to the web console',
     responses: { 302: { description: 'to /console/', headers: { Location: { description: '/console/', schema: { type: 'string' } } } } },
-  },
-  console: {
-    operationId: 'getConsole',
-    tag: 'service',
+  }),
+  consoleRedirect: operation({
+    method: 'get', path: '/console', operationId: 'getConsoleRedirect', tag: 'service',
+    summary: 'Redirects to the web console',
+    responses: { 302: { description: 'to /console/', headers: { Location: { description: '/console/', schema: { type: 'string' } } } } },
+  }),
+  console: operation({
+    method: 'get', path: '/console/', operationId: 'getConsole', tag: 'service',
     summary: 'The web console (jobs, a job with its players, submit, templates, pipelines); it asks for an API key once per browser session',
-    responses: { 200: { description: 'the console page', content: html }, 302: { description: 'to /console/' } },
-  },
-  asset: {
-    operationId: 'getConsoleAsset',
-    tag: 'service',
+    responses: { 200: { description: 'the console page', content: html } },
+  }),
+  asset: operation({
+    method: 'get', path: '/console/{file}', operationId: 'getConsoleAsset', tag: 'service',
     summary: "The console's scripts, styles and players (from installed npm packages), same-origin",
-    path: '/console/{file}',
-    params: z.object({ file: z.string().meta({ description: 'an asset path, e.g. app.js or vendor/hls.mjs' }) }),
+    request: { params: z.object({ file: z.string().meta({ description: 'an asset path, e.g. app.js or vendor/hls.mjs' }) }) },
     responses: {
-      200: { description: 'the asset', content: { '*/*': { type: 'string' } } },
+      200: { description: 'the asset', content: { '*/*': { schema: { type: 'string' } } } },
       304: { description: 'unchanged since the `If-None-Match` entity tag' },
     },
     problems: ['NotFound'],
-  },
-  timeline: {
-    operationId: 'getConsoleJobTimeline',
-    tag: 'jobs',
+  }),
+  timeline: operation({
+    method: 'get', path: '/jobs/{id}/timeline', operationId: 'getConsoleJobTimeline', tag: 'jobs',
     summary: "For the console: when each of a job's tasks was queued, started and ended (the workflow's history), and its Temporal UI link",
-    path: '/console/api/jobs/{id}/timeline',
-    params: z.object({ id: z.string().meta({ description: 'a job id (`job_…`)' }) }),
+    request: { params: z.object({ id: z.string().meta({ description: 'a job id (`job_…`)' }) }) },
     responses: {
       200: {
         description: 'the timeline',
-        schema: z.object({
+        content: json(z.object({
           temporalUi: z.string(),
           activities: z.array(
             z.object({
@@ -109,12 +107,12 @@ const ops = {
               outcome: z.enum(['running', 'completed', 'failed', 'canceled', 'timedOut']),
             }),
           ),
-        }),
+        })),
       },
     },
     problems: ['NotFound', 'TemporalUnavailable'],
-  },
-} satisfies Record<string, OperationDoc>;
+  }),
+};
 
 /**
  * GET /, /console, /console/{file}: public, so mount it before authentication.
@@ -124,7 +122,7 @@ const ops = {
 export function consoleRoutes() {
   const assets: Record<string, Asset> = { ...ownAssets(), ...vendorAssets() };
   const loaded = new Map<string, { body: Buffer; etag: string }>();
-  const app = new Hono();
+  const app = router();
   const send = (c: import('hono').Context, name: string) => {
     const asset = Object.hasOwn(assets, name) ? assets[name] : undefined;
     if (!asset) throw problemError('NotFound', `no console asset "${name}"`);
@@ -138,10 +136,10 @@ export function consoleRoutes() {
     if (c.req.header('if-none-match') === file.etag) return c.body(null, 304, headers);
     return c.body(new Uint8Array(file.body), 200, { ...headers, 'Content-Type': asset.type });
   };
-  app.get('/', documented(ops.root), (c) => c.redirect('/console/', 302));
-  app.get('/console', documented(ops.console), (c) => c.redirect('/console/', 302));
-  app.get('/console/', documented(ops.console), (c) => send(c, 'index.html'));
-  app.get('/console/:file{.+}', documented(ops.asset), async (c, next) => {
+  documentedRoute(app, [ops.root], '/', (c) => c.redirect('/console/', 302));
+  documentedRoute(app, [ops.consoleRedirect], '/console', (c) => c.redirect('/console/', 302));
+  documentedRoute(app, [ops.console], '/console/', (c) => send(c, 'index.html'));
+  documentedRoute(app, [ops.asset], '/console/:file{.+}', async (c, next) => {
     const name = c.req.param('file');
     // The timeline is an API call (mounted after authentication): on to it.
     if (name.startsWith('api/')) return next();
@@ -156,8 +154,8 @@ export function consoleRoutes() {
  * @example app.route('/console/api', consoleApiRoutes(deps))
  */
 export function consoleApiRoutes(deps: JobsDeps) {
-  const app = new Hono();
-  app.get('/jobs/:id/timeline', documented(ops.timeline), async (c) => {
+  const app = router();
+  documentedRoute(app, [ops.timeline], '/jobs/:id/timeline', async (c) => {
     const id = c.req.param('id');
     if (!/^job_[a-z0-9]{1,64}$/.test(id)) throw problemError('NotFound', `no job "${id}"`);
     // 404 for unknown ids and other tenants' jobs, as for the job itself.

@@ -1,15 +1,15 @@
 /**
- * /openapi.json (built from the app's own route table) and /docs: Swagger UI from the installed
- * swagger-ui-dist package plus a page and a start script of ours, all same-origin, no CDN.
+ * /openapi.json (@hono/zod-openapi's document of every route declared with `operation(…)`) and
+ * /docs: Swagger UI from the installed swagger-ui-dist package plus a page and a start script of
+ * ours, all same-origin, no CDN.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Hono } from 'hono';
-import { buildOpenApi, type Route } from '../openapi/document';
-import { serviceOps } from '../openapi/operations';
-import { documented } from '../openapi/registry';
+import { z } from 'zod';
+import { json, operation, router, securitySchemes, tags } from '../openapi/route';
+import { problemSchema } from '../openapi/schemas';
 import { problemError } from '../problem';
 
 const require = createRequire(import.meta.url);
@@ -69,38 +69,87 @@ const ASSETS: Record<string, Asset> = {
   'start.js': { type: 'text/javascript; charset=utf-8', read: () => Buffer.from(START) },
 };
 
+/** The document of `app` (an OpenAPIHono with every route mounted), as served. */
+export function openApiDocument(app: ReturnType<typeof router>): Record<string, unknown> {
+  // Referenced (by hand, with each operation's codes) by every problem answer, used by no route as a schema: added as a component here.
+  const { $schema: _s, id: _i, ...problem } = z.toJSONSchema(problemSchema, { target: 'draft-2020-12' }) as Record<string, unknown>;
+  app.openAPIRegistry.registerComponent('schemas', 'Problem', problem);
+  for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
+  return {
+    ...app.getOpenAPI31Document({
+    openapi: '3.1.0',
+    info: {
+      title: 'mediaflow',
+      version: VERSION,
+      description:
+        'Self-hosted media processing: jobs on Temporal workflows with ffmpeg. Errors are `application/problem+json` (RFC 9457) naming each failing field in `errors`.',
+    },
+      tags,
+      security: [{ apiKey: [] }],
+    }),
+  };
+}
+
 /**
- * @example app.route('/', docsRoutes(() => app.routes))
+ * @example app.route('/', docsRoutes(() => openApiDocument(app)))
  */
-export function docsRoutes(routes: () => readonly Route[]) {
-  const app = new Hono();
-  let document: string | undefined;
+export function docsRoutes(build: () => Record<string, unknown>) {
+  const app = router();
+  let document: Record<string, unknown> | undefined;
   const loaded = new Map<string, { body: Buffer; etag: string }>();
 
-  app.get('/openapi.json', documented(serviceOps.openapi), (c) => {
-    // The route table is complete once the app is built; the first request builds the document.
-    document ??= JSON.stringify(buildOpenApi(routes(), { version: VERSION }).document);
-    return c.body(document, 200, { 'Content-Type': 'application/json' });
-  });
-
-  app.get('/docs', documented(serviceOps.docs), (c) =>
-    c.body(PAGE, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff' }),
+  app.openapi(
+    operation({
+      method: 'get', path: '/openapi.json', operationId: 'getOpenApi', tag: 'service',
+      summary: 'This document (OpenAPI 3.1), generated from the zod schemas the handlers validate with',
+      responses: { 200: { description: 'the OpenAPI document', content: json(z.record(z.string(), z.unknown())) } },
+    }),
+    (c) => {
+      // Every route is mounted once the app is built; the first request builds the document.
+      document ??= build();
+      return c.json(document, 200);
+    },
   );
 
-  app.get('/docs/assets/:file', documented(serviceOps.docsAsset), (c) => {
-    const name = c.req.param('file');
-    const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
-    if (!asset) throw problemError('NotFound', `no asset "${name}"`);
-    let file = loaded.get(name);
-    if (!file) {
-      const body = asset.read();
-      file = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
-      loaded.set(name, file);
-    }
-    const headers = { ETag: file.etag, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' };
-    if (c.req.header('if-none-match') === file.etag) return c.body(null, 304, headers);
-    return c.body(new Uint8Array(file.body), 200, { ...headers, 'Content-Type': asset.type });
-  });
+  app.openapi(
+    operation({
+      method: 'get', path: '/docs', operationId: 'getDocs', tag: 'service',
+      summary: 'A browsable API reference (Swagger UI, served from local assets)',
+      responses: { 200: { description: 'an HTML page', content: { 'text/html': { schema: { type: 'string' } } } } },
+    }),
+    (c) => c.body(PAGE, 200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Security-Policy': CSP, 'X-Content-Type-Options': 'nosniff' }),
+  );
+
+  app.openapi(
+    operation({
+      method: 'get', path: '/docs/assets/{file}', operationId: 'getDocsAsset', tag: 'service',
+      summary: 'A script or style sheet of the API reference page',
+      request: { params: z.object({ file: z.string().meta({ description: 'an asset named by the /docs page', examples: ['swagger-ui.css'] }) }) },
+      responses: {
+        200: {
+          description: 'the asset',
+          content: { 'text/css': { schema: { type: 'string' } }, 'text/javascript': { schema: { type: 'string' } }, 'image/png': { schema: { type: 'string', format: 'binary' } } },
+          headers: { ETag: { description: 'changes with the installed version', schema: { type: 'string' } } },
+        },
+        304: { description: 'unchanged since the `If-None-Match` entity tag' },
+      },
+      problems: ['NotFound'],
+    }),
+    (c) => {
+      const name = c.req.valid('param').file;
+      const asset = Object.hasOwn(ASSETS, name) ? ASSETS[name] : undefined;
+      if (!asset) throw problemError('NotFound', `no asset "${name}"`);
+      let file = loaded.get(name);
+      if (!file) {
+        const body = asset.read();
+        file = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+        loaded.set(name, file);
+      }
+      const headers = { ETag: file.etag, 'Cache-Control': 'no-cache', 'X-Content-Type-Options': 'nosniff' };
+      if (c.req.header('if-none-match') === file.etag) return c.body(null, 304, headers);
+      return c.body(new Uint8Array(file.body), 200, { ...headers, 'Content-Type': asset.type });
+    },
+  );
 
   return app;
 }

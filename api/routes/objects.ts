@@ -1,8 +1,8 @@
 /** PUT/GET/HEAD /v1/objects/{key}: streamed uploads and Range downloads against the configured store. */
 import { Readable } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
-import type { AppEnv } from '../env';
-import { Hono, type MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
+import { z } from 'zod';
 import type { Config } from '../../model/config';
 import { tenantKey } from '../../storage/keys';
 import type { ByteRange, ObjectInfo, Storage } from '../../storage/storage';
@@ -10,9 +10,9 @@ import { problemError, problemOf, sendProblem } from '../problem';
 import { callerOf } from '../auth';
 import { closeAfterAnswer, requestBody } from '../body';
 import { clientAddress, throwRateLimited } from '../rate-limit';
-import { MediaflowError } from '../../model/errors';
-import { objectOps } from '../openapi/operations';
-import { documented } from '../openapi/registry';
+import { MediaflowError, type ErrorCode } from '../../model/errors';
+import { documentedRoute, json, operation, router } from '../openapi/route';
+import { objectPutSchema } from '../openapi/schemas';
 
 const PREFIX = '/v1/objects/';
 
@@ -75,18 +75,72 @@ function objectHeaders(info: ObjectInfo): Record<string, string> {
   };
 }
 
+const params = z.object({
+  key: z
+    .string()
+    .min(1)
+    // Relative, no control characters or backslashes; `.`/`..`/empty segments are refused too.
+    .regex(/^[^/\u0000-\u001f\u007f\\][^\u0000-\u001f\u007f\\]*$/)
+    .meta({ description: 'the object key: relative, `/`-separated, at most 1024 bytes, no `.`, `..` or empty segments', examples: ['raw/sample.mp4'] }),
+});
+const binary = { type: 'string' as const, format: 'binary' };
+const header = (description: string, type: 'string' | 'integer' = 'string') => ({ description, schema: { type } });
+const etag = header('entity tag of the stored object');
+const objectAnswerHeaders = { ETag: etag, 'Content-Length': header('bytes in this answer', 'integer'), 'Accept-Ranges': header('always `bytes`') };
+
+/** `/v1/objects/{key}`: the key is the rest of the path, slashes included (Hono's `*`), read by keyOf. */
+const putObject = operation({
+  method: 'put', path: '/{key}', operationId: 'putObject', tag: 'objects',
+  summary: 'Upload an object (streamed, atomic; limit MAX_UPLOAD_BYTES)',
+  request: {
+    params,
+    body: { description: 'the bytes, streamed; no body stores an empty object', required: false, content: { 'application/octet-stream': { schema: binary } } },
+  },
+  responses: { 201: { description: 'stored', content: json(objectPutSchema), headers: { Location: header('the URL of what was created'), ETag: etag } } },
+  problems: ['InvalidInput', 'PayloadTooLarge', 'BodyTimeout', 'KeyConflict', 'StorageUnavailable'],
+});
+
+/** GET/HEAD of an object, for operation(…): signed URLs (api/signed-url.ts) answer the same. */
+export function readObjectSpec(method: 'get' | 'head') {
+  return {
+    method,
+    path: '/{key}',
+    operationId: `${method}Object`,
+    summary: 'Download an object, whole or a byte range; HEAD answers the headers only',
+    request: {
+      params,
+      headers: z.object({
+        Range: z.string().optional().meta({ description: 'one `bytes=start-end` range (others are ignored: the whole object is sent)' }),
+        'If-None-Match': z.string().optional().meta({ description: 'an entity tag from an earlier answer' }),
+      }),
+    },
+    responses: {
+      200: { description: "the object; its Content-Type comes from the key's extension", ...(method === 'get' ? { content: { '*/*': { schema: binary } } } : {}), headers: objectAnswerHeaders },
+      206: {
+        description: 'the requested range',
+        ...(method === 'get' ? { content: { '*/*': { schema: binary } } } : {}),
+        headers: { ...objectAnswerHeaders, 'Content-Range': header('`bytes start-end/size`') },
+      },
+      304: { description: 'unchanged since the `If-None-Match` entity tag' },
+      416: { description: 'the range lies outside the object', ...(method === 'get' ? { content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } } : {}) },
+    },
+    problems: ['InvalidInput', 'NotFound', 'StorageUnavailable'] as ErrorCode[],
+  };
+}
+const readObject = (method: 'get' | 'head') => operation({ ...readObjectSpec(method), tag: 'objects' });
+
 /** Retry-After of an upload refused for the caps: uploads end at unknown times, so a short fixed wait. */
 const UPLOAD_RETRY_SEC = 5;
 
 export function objectRoutes(deps: { config: Config; storage: Storage; log?: (line: Record<string, unknown>) => void }) {
   const { config, storage } = deps;
   const log = deps.log ?? ((line) => console.log(JSON.stringify(line)));
-  const app = new Hono<AppEnv>();
+  const app = router();
   // Uploads in progress, per key (per address while open) and in all: each holds a socket and a temp file or an OSS upload.
   const uploading = new Map<string, number>();
   let uploadingTotal = 0;
 
-  app.put('/*', documented(objectOps.put), async (c) => {
+  documentedRoute(app, [putObject], '/*', async (c) => {
     const caller = callerOf(c);
     const { key, storeKey } = keyOf(c.req.path, caller.tenant);
     const declared = Number(c.req.header('content-length') ?? NaN);
@@ -132,7 +186,7 @@ export function objectRoutes(deps: { config: Config; storage: Storage; log?: (li
     }
   });
 
-  app.on(['GET', 'HEAD'], '/*', documented(objectOps.get), async (c) => {
+  documentedRoute(app, [readObject('get'), readObject('head')], '/*', async (c) => {
     const { key, storeKey } = keyOf(c.req.path, callerOf(c).tenant);
     const info = await storage.head(storeKey);
     if (!info) throw problemError('NotFound', `no object with key "${key}"`);

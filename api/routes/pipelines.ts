@@ -1,53 +1,50 @@
 /** /v1/pipelines: queues with state and priority; resuming one releases the jobs it held. */
-import type { AppEnv } from '../env';
-import { Hono } from 'hono';
+import { z } from 'zod';
 import type { JobsDeps } from '../jobs';
-import { checkNotifyUrl, releasePipeline } from '../jobs';
-import { pipelineCreateSchema, pipelinePatchSchema } from '../../model/pipeline';
-import { readJson } from '../body';
-import { problemError } from '../problem';
 import type { Pipeline } from '../../db/pipelines';
+import { checkNotifyUrl, releasePipeline } from '../jobs';
 import { adminOf, callerOf } from '../auth';
-import { pipelineOps } from '../openapi/operations';
-import { documented } from '../openapi/registry';
+import { resourceRoutes } from './resource';
+import { json, jsonBody, operation, router } from '../openapi/route';
+import { pipelineCreateBody, pipelineListSchema, pipelinePatchBody, pipelinePatchedSchema, pipelineSchema } from '../openapi/schemas';
 
-
-function present(p: Pipeline) {
-  return p;
-}
+const params = z.object({ id: z.string().meta({ description: 'a pipeline id', examples: ['default'] }) });
 
 export function pipelineRoutes(deps: JobsDeps) {
-  const app = new Hono<AppEnv>();
+  const app = router();
+  const maxBodyBytes = deps.config.MAX_BODY_BYTES;
 
-  app.get('/', documented(pipelineOps.list), async (c) => c.json({ pipelines: (await deps.pipelines.list(callerOf(c).tenant)).map(present) }));
-
-  app.get('/:id', documented(pipelineOps.get), async (c) => {
-    const p = await deps.pipelines.get(callerOf(c).tenant, c.req.param('id'));
-    if (!p) throw problemError('NotFound', `no pipeline "${c.req.param('id')}"`);
-    return c.json(present(p));
-  });
-
-  app.post('/', documented(pipelineOps.create), async (c) => {
-    const { tenant } = adminOf(c);
-    const body = await readJson(c, pipelineCreateSchema, deps.config.MAX_BODY_BYTES);
-    if (body.notify) checkNotifyUrl(deps.config, body.notify.url, 'notify.url');
-    const created = await deps.pipelines.create(tenant, { id: body.id, state: body.state ?? 'active', priority: body.priority ?? 5, notify: body.notify ?? null });
-    c.header('Location', `/v1/pipelines/${created.id}`);
-    return c.json(present(created), 201);
-  });
-
-  app.patch('/:id', documented(pipelineOps.patch), async (c) => {
-    const { tenant } = adminOf(c);
-    const body = await readJson(c, pipelinePatchSchema, deps.config.MAX_BODY_BYTES);
-    if (body.notify) checkNotifyUrl(deps.config, body.notify.url, 'notify.url');
-    const { before, after } = await deps.pipelines.update(tenant, c.req.param('id'), body);
-    const released = before.state === 'paused' && after.state === 'active' ? await releasePipeline(deps, tenant, after.id) : 0;
-    return c.json({ ...present(after), released });
-  });
-
-  app.delete('/:id', documented(pipelineOps.remove), async (c) => {
-    await deps.pipelines.remove(adminOf(c).tenant, c.req.param('id'));
-    return c.body(null, 204);
+  resourceRoutes(app, {
+    tag: 'pipelines', noun: 'pipeline', base: '/v1/pipelines', store: deps.pipelines,
+    params, shown: pipelineSchema, present: (p: Pipeline) => p,
+    list: { summary: 'The pipelines (default always exists)', shown: pipelineListSchema, run: async (tenant) => ({ pipelines: await deps.pipelines.list(tenant) }) },
+    create: {
+      summary: 'Create a pipeline (its own task queue; workers with WORKER_PIPELINES=* pick it up)',
+      body: pipelineCreateBody,
+      maxBodyBytes,
+      problems: ['UrlNotAllowed', 'Conflict'],
+      run: (tenant, body) => {
+        if (body.notify) checkNotifyUrl(deps.config, body.notify.url, 'notify.url');
+        return deps.pipelines.create(tenant, { id: body.id, state: body.state ?? 'active', priority: body.priority ?? 5, notify: body.notify ?? null });
+      },
+    },
+    update: {
+      method: 'patch',
+      operationId: 'updatePipeline',
+      summary: 'Change state, priority or callback; resuming a paused pipeline releases the jobs it held',
+      body: pipelinePatchBody,
+      shown: pipelinePatchedSchema,
+      description: 'the pipeline as it is now',
+      problems: ['UrlNotAllowed', 'NotFound', 'TemporalUnavailable'],
+      run: async (tenant, id, body) => {
+        if (body.notify) checkNotifyUrl(deps.config, body.notify.url, 'notify.url');
+        const { before, after } = await deps.pipelines.update(tenant, id, body);
+        const released = before.state === 'paused' && after.state === 'active' ? await releasePipeline(deps, tenant, after.id) : 0;
+        return { ...after, released };
+      },
+    },
+    summaries: { get: 'A pipeline', remove: 'Delete a pipeline (not default)' },
+    removeProblems: ['NotFound', 'Conflict'],
   });
 
   return app;
