@@ -25,7 +25,12 @@ import { makeClip, testBinaries } from '../helpers/media';
 import { presetOutput, testSpec } from '../helpers/spec';
 
 const run = promisify(execFile);
-const outDir = import.meta.dirname;
+/**
+ * Histories are kept per workflow version: v1/ recorded before patched('cut-the-work'), v2/ after
+ * (`npx tsx test/histories/record.ts --out v2 [name…]` records with the current code).
+ */
+const outFlag = process.argv.indexOf('--out');
+const outDir = path.join(import.meta.dirname, outFlag >= 0 ? process.argv[outFlag + 1]! : 'v2');
 
 type Recorder = (stack: Stack) => Promise<WorkflowHandle>;
 
@@ -50,6 +55,10 @@ const slow = (name: string) => presetOutput(name, 'mp4-h264-720p', (t) => ({ ...
 
 /** Every kind of job the replay test covers, by file name. */
 const recorders: Record<string, Recorder> = {
+  // A long input cut into chunks (audio once, chunks, join) with an MP4 and an HLS ladder. v2 only.
+  async 'chunked'(stack) {
+    return start(stack, testSpec('raw/long.mp4', [presetOutput('small', 'mp4-h264-360p'), ladder('stream')], { chunking: { minDurationSec: 10, chunkSec: 6, maxParallel: 2 } }));
+  },
   // MP4 + the default poster; a callback to loopback is refused (a failed notify task).
   async 'succeeded'(stack) {
     return start(stack, testSpec('raw/small.mp4', [presetOutput('small', 'mp4-h264-360p')], { notify: { url: 'http://127.0.0.1:9/hook' } }));
@@ -148,7 +157,7 @@ async function logo(stack: Stack): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const only = process.argv.slice(2);
+  const only = process.argv.slice(2).filter((a, i, all) => a !== '--out' && all[i - 1] !== '--out');
   for (const name of only) if (!(name in recorders)) throw new Error(`no recorder "${name}"; known: ${Object.keys(recorders).join(', ')}`);
   const stack = await startStack();
   try {
@@ -166,6 +175,7 @@ async function main(): Promise<void> {
       // two protobufjs copies in this install).
       const { stdout } = await run(findTemporalCli()!, ['workflow', 'show', '--address', stack.config.TEMPORAL_ADDRESS, '--workflow-id', handle.workflowId, '--output', 'json'], { maxBuffer: 64 << 20 });
       const events = (JSON.parse(stdout) as { events: unknown[] }).events.length;
+      await fs.mkdir(outDir, { recursive: true });
       await fs.writeFile(path.join(outDir, `${name}.json`), stdout.endsWith('\n') ? stdout : `${stdout}\n`);
       console.log(`${name}: ${state.status}, ${events} events, ${Date.now() - started} ms`);
     }

@@ -12,16 +12,26 @@ import { Worker } from '@temporalio/worker';
 import { bundleWorkflows } from '../../worker/main';
 import { loadHistory } from '../histories/load';
 
-const dir = path.resolve(import.meta.dirname, '../histories');
+const root = path.resolve(import.meta.dirname, '../histories');
+/**
+ * One folder per workflow version still in flight somewhere: v1/ from before patched('cut-the-work')
+ * (one activity per rendition), v2/ after it (shared encodes, chunks, the light queue).
+ */
+const versions: Record<string, string[]> = {
+  v1: ['succeeded', 'failed-probe-retried', 'failed-watermark-retried', 'failed-window-closed', 'canceled-mid-encode', 'canceled-hls', 'hls', 'watermark-text', 'paused-then-resumed', 'canceled-while-paused'],
+  v2: ['succeeded', 'failed-probe-retried', 'failed-watermark-retried', 'failed-window-closed', 'canceled-mid-encode', 'canceled-hls', 'hls', 'watermark-text', 'paused-then-resumed', 'canceled-while-paused', 'chunked'],
+};
 
 test('every recorded job history replays on the current workflow code', { timeout: 120_000 }, async () => {
-  const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.json')).sort();
-  // One of every kind of job; a missing file must not pass as "nothing to replay".
-  for (const kind of ['succeeded', 'failed-probe-retried', 'failed-watermark-retried', 'failed-window-closed', 'canceled-mid-encode', 'canceled-hls', 'hls', 'watermark-text', 'paused-then-resumed', 'canceled-while-paused']) {
-    assert.ok(files.includes(`${kind}.json`), `test/histories/${kind}.json is missing`);
+  const files: string[] = [];
+  for (const [version, kinds] of Object.entries(versions)) {
+    const present = (await fs.readdir(path.join(root, version))).filter((f) => f.endsWith('.json'));
+    // One of every kind of job; a missing file must not pass as "nothing to replay".
+    for (const kind of kinds) assert.ok(present.includes(`${kind}.json`), `test/histories/${version}/${kind}.json is missing`);
+    files.push(...present.sort().map((f) => `${version}/${f}`));
   }
   const histories = await Promise.all(
-    files.map(async (f) => ({ workflowId: f.replace(/\.json$/, ''), history: await loadHistory(path.join(dir, f)) })),
+    files.map(async (f) => ({ workflowId: f.replace(/\.json$/, ''), history: await loadHistory(path.join(root, f)) })),
   );
   const results = Worker.runReplayHistories({ workflowBundle: await bundleWorkflows(), replayName: 'mediaflow-replay' }, histories);
   const failures: string[] = [];
