@@ -14,12 +14,12 @@ import type { OutputState } from '../model/job-state';
 import type { JobInput } from '../model/job';
 import type { TranscodeTask } from '../media/plan';
 import type { Chunk } from '../media/chunks';
-import { audioTasks, chunkTasks, distinctAudio, encodeArgs, encodeLayout, joinArgs } from '../media/args/encode';
+import { audioTasks, chunkTasks, distinctAudio, joinArgs } from '../media/args/encode';
 import { MediaflowError } from '../model/errors';
 import { runFfmpeg } from './ffmpeg-run';
 import { withLocalInputs } from './local-input';
 import { ffmpegTimeoutMs, finishOutput, withHeartbeats, withScratchDir } from './transcode';
-import { renditionResult, type RenditionResult } from './encode';
+import { renditionResult, sharedEncode, type RenditionResult } from './encode';
 import type { ActivityDeps } from './deps';
 
 export interface ChunkedGroup {
@@ -45,56 +45,23 @@ export function createChunkedEncoder(deps: ActivityDeps) {
 
   /** Each distinct audio setting of the group, encoded once over the whole range; resolves their keys. */
   async function encodeAudio(source: JobInput, group: ChunkedGroup): Promise<string[]> {
-    return withLocalInputs(deps, [source], ([input]) =>
-      withScratchDir(deps, (dir) =>
-        withHeartbeats(async (report, signal) => {
-          const layout = encodeLayout(audioTasks(group.tasks), dir);
-          if (!layout.audio.length) return [];
-          const durationSec = group.tasks[0]!.durationSec;
-          await runFfmpeg({
-            binary: binaries.ffmpeg,
-            args: encodeArgs(layout, input!, limits, layout.renditions.map(() => [])),
-            durationSec,
-            onProgress: report,
-            signal,
-            timeoutMs: ffmpegTimeoutMs(durationSec),
-            stallMs,
-          });
-          const keys = layout.audioFiles.map((_, j) => audioKey(group, j));
-          for (const [j, file] of layout.audioFiles.entries()) await putChecked(keys[j]!, file, `the audio of "${group.tasks[0]!.name}"`);
-          return keys;
-        }),
-      ),
-    );
+    const tasks = audioTasks(group.tasks);
+    if (!tasks.length) return [];
+    return sharedEncode(deps, source, tasks, {}, async (layout) => {
+      const keys = layout.audioFiles.map((_, j) => audioKey(group, j));
+      for (const [j, file] of layout.audioFiles.entries()) await putChecked(keys[j]!, file, `the audio of "${group.tasks[0]!.name}"`);
+      return keys;
+    });
   }
 
   /** One chunk: every video rendition of the group from one decode of the chunk's range. */
   async function encodeChunk(source: JobInput, group: ChunkedGroup, chunk: Chunk): Promise<void> {
-    const tasks = chunkTasks(group.tasks, chunk);
-    const assetKeys = tasks.map((t) => t.watermarks.map((w) => w.assetKey));
-    await withLocalInputs(deps, [source, ...assetKeys.flat()], ([input, ...assetFiles]) =>
-      withScratchDir(deps, (dir) =>
-        withHeartbeats(async (report, signal) => {
-          let next = 0;
-          const watermarkFiles = assetKeys.map((keys) => keys.map(() => assetFiles[next++]!));
-          const layout = encodeLayout(tasks, dir);
-          const durationSec = tasks[0]!.durationSec;
-          await runFfmpeg({
-            binary: binaries.ffmpeg,
-            args: encodeArgs(layout, input!, limits, watermarkFiles, chunk.frames),
-            durationSec,
-            onProgress: report,
-            signal,
-            timeoutMs: ffmpegTimeoutMs(durationSec * tasks.length),
-            stallMs,
-          });
-          for (const r of layout.renditions) {
-            const i = group.tasks.findIndex((t) => t.id === r.task.id);
-            await putChecked(chunkKey(group, i, chunk.index), r.outputFile, `chunk ${chunk.index} of "${r.task.name}"`);
-          }
-        }),
-      ),
-    );
+    await sharedEncode(deps, source, chunkTasks(group.tasks, chunk), { frames: chunk.frames }, async (layout) => {
+      for (const r of layout.renditions) {
+        const i = group.tasks.findIndex((t) => t.id === r.task.id);
+        await putChecked(chunkKey(group, i, chunk.index), r.outputFile, `chunk ${chunk.index} of "${r.task.name}"`);
+      }
+    });
   }
 
   /** Each rendition's chunks joined by stream copy, with its audio; outputs in the order of `tasks`. */

@@ -8,7 +8,7 @@ import type { JobError, OutputState } from '../model/job-state';
 import { errorCodes, MediaflowError } from '../model/errors';
 import type { JobInput } from '../model/job';
 import type { TranscodeTask } from '../media/plan';
-import { encodeArgs, encodeLayout, remuxArgs } from '../media/args/encode';
+import { encodeArgs, encodeLayout, remuxArgs, type EncodeLayout } from '../media/args/encode';
 import { runFfmpeg } from './ffmpeg-run';
 import { requireEncoders } from './capabilities';
 import { withLocalInputs } from './local-input';
@@ -65,33 +65,62 @@ export function createEncoder(deps: ActivityDeps) {
   };
 
   async function encodeTasks(source: JobInput, tasks: TranscodeTask[]): Promise<RenditionResult[]> {
-    const assetKeys = tasks.map((t) => (t.video ? t.watermarks.map((w) => w.assetKey) : []));
-    return withLocalInputs(deps, [source, ...assetKeys.flat()], ([input, ...assetFiles]) =>
-      withScratchDir(deps, (dir) =>
-        withHeartbeats(async (report, signal) => {
-          let next = 0;
-          const watermarkFiles = assetKeys.map((keys) => keys.map(() => assetFiles[next++]!));
-          const layout = encodeLayout(tasks, dir);
-          const durationSec = tasks[0]!.durationSec;
-          const run = { binary: binaries.ffmpeg, durationSec, signal, stallMs: config.FFMPEG_STALL_SEC * 1000 };
-          // One process does the work of every rendition: its wall-clock limit grows with them.
-          await runFfmpeg({
-            ...run,
-            args: encodeArgs(layout, input!, limits, watermarkFiles),
-            onProgress: (p) => report(p * ENCODE_SHARE),
-            timeoutMs: ffmpegTimeoutMs(durationSec * tasks.length),
-          });
-          const outputs: RenditionResult[] = [];
-          for (const [i, r] of layout.renditions.entries()) {
-            if (r.audio !== null) {
-              await runFfmpeg({ ...run, args: remuxArgs(r, layout.audioFiles[r.audio]!, limits), onProgress: () => undefined, timeoutMs: ffmpegTimeoutMs(durationSec) });
-            }
-            outputs.push(await renditionResult(() => finishOutput(deps, r.task, r.outputFile)));
-            report(ENCODE_SHARE + ((1 - ENCODE_SHARE) * (i + 1)) / layout.renditions.length);
-          }
-          return outputs;
-        }),
-      ),
-    );
+    return sharedEncode(deps, source, tasks, { share: ENCODE_SHARE }, async (layout, { report, run }) => {
+      const outputs: RenditionResult[] = [];
+      for (const [i, r] of layout.renditions.entries()) {
+        if (r.audio !== null) await run(remuxArgs(r, layout.audioFiles[r.audio]!, limits), r.task.durationSec);
+        outputs.push(await renditionResult(() => finishOutput(deps, r.task, r.outputFile)));
+        report(ENCODE_SHARE + ((1 - ENCODE_SHARE) * (i + 1)) / layout.renditions.length);
+      }
+      return outputs;
+    });
   }
+}
+
+/** What `sharedEncode` hands to the work after the encode. */
+export interface SharedEncodeContext {
+  report: (progress: number) => void;
+  /** Runs another ffmpeg (a remux, a join) under the activity's signal and limits. */
+  run: (args: string[], durationSec: number) => Promise<void>;
+}
+
+/**
+ * One shared ffmpeg run in a scratch directory with heartbeats: the input and every watermark
+ * asset made local, `tasks` encoded by one process (encodeLayout/encodeArgs; `frames` for a
+ * chunk), its progress scaled to `share`; then `after` with the layout (remux, upload…).
+ *
+ * @example await sharedEncode(deps, input, tasks, {}, async (layout) => layout.renditions.length)
+ */
+export async function sharedEncode<T>(
+  deps: ActivityDeps,
+  source: JobInput,
+  tasks: TranscodeTask[],
+  options: { frames?: Record<string, number | null>; share?: number },
+  after: (layout: EncodeLayout, context: SharedEncodeContext) => Promise<T>,
+): Promise<T> {
+  const { config, binaries } = deps;
+  const limits = { threads: config.FFMPEG_THREADS, maxOutputBytes: config.MAX_OUTPUT_BYTES };
+  const assetKeys = tasks.map((t) => (t.video ? t.watermarks.map((w) => w.assetKey) : []));
+  return withLocalInputs(deps, [source, ...assetKeys.flat()], ([input, ...assetFiles]) =>
+    withScratchDir(deps, (dir) =>
+      withHeartbeats(async (report, signal) => {
+        let next = 0;
+        const watermarkFiles = assetKeys.map((keys) => keys.map(() => assetFiles[next++]!));
+        const layout = encodeLayout(tasks, dir);
+        const durationSec = tasks[0]!.durationSec;
+        const base = { binary: binaries.ffmpeg, signal, stallMs: config.FFMPEG_STALL_SEC * 1000 };
+        const share = options.share ?? 1;
+        // One process does the work of every rendition: its wall-clock limit grows with them.
+        await runFfmpeg({
+          ...base,
+          args: encodeArgs(layout, input!, limits, watermarkFiles, options.frames),
+          durationSec,
+          onProgress: (p) => report(p * share),
+          timeoutMs: ffmpegTimeoutMs(durationSec * tasks.length),
+        });
+        const run = (args: string[], seconds: number) => runFfmpeg({ ...base, args, durationSec: seconds, onProgress: () => undefined, timeoutMs: ffmpegTimeoutMs(seconds) });
+        return after(layout, { report, run });
+      }),
+    ),
+  );
 }
