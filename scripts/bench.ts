@@ -245,7 +245,7 @@ if (H) {
     ),
   );
   out.push(
-    `   probe queue wait ${duration(H.smallJob.probeQueueMs)}; ${H.smallJob.encodesRunningAtPoster} long encodes still running when the poster was stored; ` +
+    `   probe queue wait ${duration(H.smallJob.probeQueueMs)}; snapshot queue wait ${duration(H.smallJob.posterQueueMs)}, run ${duration(H.smallJob.posterRunMs)}; ${H.smallJob.encodesRunningAtPoster} long encodes still running when the poster was stored; ` +
       `poster-only job: poster ${duration(H.posterOnlyJob.posterStoredMs)} after POST, notify queue wait ${H.posterOnlyJob.notifyQueueMs === null ? '–' : duration(H.posterOnlyJob.notifyQueueMs)}`,
   );
   for (const m of H.misses) out.push(`   MISSED: ${m}`);

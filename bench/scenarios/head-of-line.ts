@@ -31,6 +31,9 @@ export interface HeadOfLineResult {
     probeQueueMs: number;
     /** POST → the snapshot activity closed (the poster is in the store by then). */
     posterStoredMs: number;
+    /** The snapshot activity: scheduled → started (queue) and started → closed (run). */
+    posterQueueMs: number;
+    posterRunMs: number;
     /** Encode activities of the long jobs still running when the poster was stored. */
     encodesRunningAtPoster: number;
     /** After the long jobs were canceled: finishedAt → callback received. */
@@ -152,10 +155,12 @@ export async function runHeadOfLine(service: BenchService, settings: BenchSettin
     const snap = sTimeline.activities.find((a) => a.type === 'snapshot')!;
 
     const pCallback = await hook.next(p.id, 120_000);
+    const stillRunning = await runningEncodes(longIds);
+    // The notify activity's events are in the history once it closed, after the callback went out.
+    await service.waitClosed(p.id);
     const pTimeline = await service.timeline(p.id);
     const pNotify = pTimeline.activities.find((a) => a.type === 'notify');
     const pSnap = pTimeline.activities.find((a) => a.type === 'snapshot');
-    const stillRunning = await runningEncodes(longIds);
 
     // Free the slots; the small job's encode runs now.
     for (const id of longIds) await service.cancel(id);
@@ -174,6 +179,8 @@ export async function runHeadOfLine(service: BenchService, settings: BenchSettin
         probeStartMs: Math.round(probe.startedMs! - s.postMs),
         probeQueueMs: Math.round(probe.startedMs! - probe.scheduledMs),
         posterStoredMs: Math.round(snap.closedMs! - s.postMs),
+        posterQueueMs: Math.round(snap.startedMs! - snap.scheduledMs),
+        posterRunMs: Math.round(snap.closedMs! - snap.startedMs!),
         encodesRunningAtPoster,
         callbackAfterFinalMs: since(sCallback),
       },
