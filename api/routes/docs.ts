@@ -72,7 +72,10 @@ const ASSETS: Record<string, Asset> = {
 /** The document of `app` (an OpenAPIHono with every route mounted), as served. */
 export function openApiDocument(app: ReturnType<typeof router>): Record<string, unknown> {
   // Referenced (by hand, with each operation's codes) by every problem answer, used by no route as a schema: added as a component here.
-  const { $schema: _s, id: _i, ...problem } = z.toJSONSchema(problemSchema, { target: 'draft-2020-12' }) as Record<string, unknown>;
+  // zod puts a schema with an id under $defs and answers a $ref to it: the component is that definition.
+  const converted = z.toJSONSchema(problemSchema, { target: 'draft-2020-12' }) as { $defs?: Record<string, object> };
+  const problem = converted.$defs?.Problem;
+  if (!problem) throw new Error('the Problem schema lost its id');
   app.openAPIRegistry.registerComponent('schemas', 'Problem', problem);
   for (const [name, scheme] of Object.entries(securitySchemes)) app.openAPIRegistry.registerComponent('securitySchemes', name, scheme);
   return {

@@ -297,6 +297,10 @@ describe('GET /openapi.json', () => {
       ['query:status', 'query:pipeline', 'query:pageSize', 'query:pageToken'],
     );
     assert.ok(doc.components.schemas.Job?.required?.includes('tasks'));
+    // Every reference resolves to a component (a dangling one makes tools skip that part of the schema).
+    const refs = new Set([...JSON.stringify(doc).matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!));
+    assert.ok(refs.has('#/components/schemas/Problem') && refs.size >= 10, [...refs].join(', '));
+    assert.deepEqual([...refs].filter((r) => !(r.startsWith('#/components/schemas/') && r.slice(21) in doc.components.schemas)), [], 'dangling references');
 
     // What the API answers fits what the document says (strictly: no undocumented fields).
     const templates = await json<unknown>(await fetch(`${base}/v1/templates`));
