@@ -1,9 +1,10 @@
 /** The worker process: polls each pipeline's task queue and runs mediaJob workflows and activities. */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Client } from '@temporalio/client';
 import { activityStartedSignal } from '../workflows/definitions';
-import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { resolveFfmpeg } from '../activities/ffmpeg-path';
 import { logEncoders } from '../activities/capabilities';
@@ -14,11 +15,20 @@ import type { Storage } from '../storage/storage';
 import { openDatabase, type Database } from '../db/database';
 import { serveMetrics } from '../observability/metrics';
 
-const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Run from dist/ (`npm run build`), this file is JavaScript and so are the workflows beside it. */
+const compiled = !import.meta.url.endsWith('.ts');
+const workflowsPath = fileURLToPath(new URL(`../workflows/index.${compiled ? 'js' : 'ts'}`, import.meta.url));
+/** The workflow bundle `npm run build` makes once (scripts/build.ts): dist/workflow-bundle.js. */
+export const prebuiltBundlePath = fileURLToPath(new URL('../workflow-bundle.js', import.meta.url));
 
 /** Bundles the workflow code once; every worker in the process (and every test) reuses it. */
 export function bundleWorkflows(): Promise<WorkflowBundle> {
   return bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error } });
+}
+
+/** From dist/: the bundle made at build time, when it is there; otherwise (tsx, tests) bundled now. */
+function workflowCode(): Promise<WorkflowBundleOption> | WorkflowBundleOption {
+  return compiled && existsSync(prebuiltBundlePath) ? { codePath: prebuiltBundlePath } : bundleWorkflows();
 }
 
 let runtimeInstalled = false;
@@ -48,7 +58,7 @@ const PIPELINE_POLL_MS = 15_000;
  */
 export async function startWorker(
   config: Config,
-  options: { bundle?: WorkflowBundle; storage?: Storage; connection?: NativeConnection; db?: Database } = {},
+  options: { bundle?: WorkflowBundleOption; storage?: Storage; connection?: NativeConnection; db?: Database } = {},
 ): Promise<RunningWorker> {
   installRuntime(config);
   const binaries = await resolveFfmpeg(config);
@@ -56,7 +66,7 @@ export async function startWorker(
   await logEncoders(binaries.ffmpeg, Runtime.instance().logger);
   const storage = options.storage ?? (await createStorage(config));
   const connection = options.connection ?? (await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS }));
-  const workflowBundle = options.bundle ?? (await bundleWorkflows());
+  const workflowBundle = options.bundle ?? (await workflowCode());
   let opened: Promise<Database> | undefined = options.db ? Promise.resolve(options.db) : undefined;
   const db = () => (opened ??= openDatabase(config));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
