@@ -2,6 +2,7 @@
  * Durable control with real worker processes, real ffmpeg and the real dev server: cancel (API and
  * the CLI's signal), kill -9 of a worker mid-transcode, and fail → fix → retry of only the failed task.
  */
+import { fetchJob, submitJob } from '../helpers/http';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -32,17 +33,8 @@ after(async () => {
 
 const slowOutput = { name: 'slow', template: 'mp4-h264-720p', overrides: { video: { preset: 'slow' } } };
 
-async function submit(body: unknown): Promise<string> {
-  const res = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  assert.equal(res.status, 202, await res.clone().text());
-  return ((await res.json()) as { id: string }).id;
-}
-
-async function job(id: string): Promise<JobState> {
-  const res = await fetch(`${base}/v1/jobs/${id}`);
-  assert.equal(res.status, 200);
-  return (await res.json()) as JobState;
-}
+const submit = (body: unknown): Promise<string> => submitJob(base, body);
+const job = (id: string): Promise<JobState> => fetchJob(base, id);
 
 const until = (id: string, done: (j: JobState) => boolean, timeoutMs = 180_000): Promise<JobState> => pollJob(base, id, done, { timeoutMs });
 

@@ -4,6 +4,7 @@
  * across pages) and the `mediaflow_jobs` gauge say the same; `finishedAt` is the end of
  * processing in the job and in the list. Real dev server, worker, ffmpeg and API over loopback.
  */
+import { fetchJob, submitJob } from '../helpers/http';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -59,17 +60,8 @@ interface Page {
 const snapshotOnly = { input: { key: 'raw/tiny.mp4' }, outputs: [], snapshots: [{ name: 's', time: 0, width: 32 }] };
 const statuses: JobStatus[] = ['queued', 'probing', 'processing', 'succeeded', 'failed', 'canceled'];
 
-async function submit(body: unknown): Promise<string> {
-  const res = await fetch(`${base}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  assert.equal(res.status, 202, await res.clone().text());
-  return ((await res.json()) as { id: string }).id;
-}
-
-async function job(id: string): Promise<JobState> {
-  const res = await fetch(`${base}/v1/jobs/${id}`);
-  assert.equal(res.status, 200);
-  return (await res.json()) as JobState;
-}
+const submit = (body: unknown): Promise<string> => submitJob(base, body);
+const job = (id: string): Promise<JobState> => fetchJob(base, id);
 
 async function list(query = ''): Promise<Page> {
   const res = await fetch(`${base}/v1/jobs${query}`);

@@ -2,6 +2,7 @@
  * API keys and tenants over real HTTP: keys are required once one exists, roles limit what a key
  * may do, and a tenant never sees, lists, changes or downloads another tenant's things (404).
  */
+import { callApi } from '../helpers/http';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -20,22 +21,7 @@ let jobId = '';
 let job: JobState;
 
 async function call(who: keyof typeof secrets | null, method: string, url: string, body?: unknown) {
-  const headers: Record<string, string> = who ? { authorization: `Bearer ${secrets[who]}` } : {};
-  let payload: Uint8Array | string | undefined;
-  if (body instanceof Uint8Array) payload = body;
-  else if (body !== undefined) {
-    headers['content-type'] = 'application/json';
-    payload = JSON.stringify(body);
-  }
-  const res = await fetch(`${base}${url}`, { method, headers, ...(payload ? { body: payload } : {}) });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  return { status: res.status, json, headers: res.headers };
+  return callApi(base, method, url, body, who ? secrets[who] : null);
 }
 
 before(async () => {

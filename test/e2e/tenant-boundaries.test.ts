@@ -5,6 +5,7 @@
  * object and a folder collide is a 409 (API) or a non-retryable KeyConflict (job) without server
  * paths, and notify URLs are checked at submission.
  */
+import { callApi, type ApiAnswer } from '../helpers/http';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -27,22 +28,7 @@ let clip: Uint8Array;
 let png: Uint8Array;
 
 async function call(who: Who, method: string, url: string, body?: unknown) {
-  const headers: Record<string, string> = { authorization: `Bearer ${secrets[who]}` };
-  let payload: Uint8Array | string | undefined;
-  if (body instanceof Uint8Array) payload = body;
-  else if (body !== undefined) {
-    headers['content-type'] = 'application/json';
-    payload = JSON.stringify(body);
-  }
-  const res = await fetch(`${base}${url}`, { method, headers, ...(payload ? { body: payload } : {}) });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    json = null;
-  }
-  return { status: res.status, json, text, type: res.headers.get('content-type') ?? '' };
+  return callApi(base, method, url, body, secrets[who]);
 }
 
 const output = { name: 'small', template: 'mp4-h264-360p' };
@@ -78,7 +64,7 @@ after(async () => {
 });
 
 /** A problem's answer with the key it names blanked out: what must be equal for a foreign and a missing key. */
-function shape(res: Awaited<ReturnType<typeof call>>, key: string) {
+function shape(res: ApiAnswer, key: string) {
   return { status: res.status, type: res.type, body: res.text.split(JSON.stringify(key).slice(1, -1)).join('<key>') };
 }
 
@@ -232,15 +218,10 @@ describe('input.bucket with STORAGE_DRIVER=oss (issue 12 item 1: the other bucke
   let oss: OssServer;
   let ossStack: Stack;
   const ossSecrets = { root: '', acme: '' };
-  async function post(who: keyof typeof ossSecrets, input: unknown) {
-    const res = await fetch(`${ossStack.api!.url}/v1/jobs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ossSecrets[who]}`, 'content-type': 'application/json' },
-      body: JSON.stringify(job({ input })),
-    });
-    const text = await res.text();
-    return { status: res.status, json: JSON.parse(text), text, type: res.headers.get('content-type') ?? '' };
+  function post(who: keyof typeof ossSecrets, input: unknown) {
+    return callApi(ossStack.api!.url, 'POST', '/v1/jobs', job({ input }), ossSecrets[who]);
   }
+
   before(async () => {
     oss = await startOssServer({ buckets: ['media', 'archive'] });
     // Submission only: no worker needed to see what the API accepts.

@@ -7,6 +7,8 @@
  * the looser habits of other OSS-compatible backends can be switched on (`misbehave`): Range
  * ignored or answered with another range, empty (multipart-style) ETags, no CRC-64 header.
  */
+import type { OssOptions } from '../../storage/oss';
+import type { Readable } from 'node:stream';
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
@@ -492,3 +494,33 @@ export async function startOssServer(options: OssServerOptions = {}) {
 }
 
 export type OssServer = Awaited<ReturnType<typeof startOssServer>>;
+
+/**
+ * The OSS driver's options for this test server: retries in milliseconds (the faults tests inject
+ * are many), a small multipart threshold; `extra` changes any of them.
+ *
+ * @example createOssStorage(ossOptionsFor(oss, { inputBuckets: ['archive'] }))
+ */
+export function ossOptionsFor(oss: OssServer, extra: Partial<OssOptions> = {}): OssOptions {
+  return {
+    endpoint: oss.endpoint,
+    region: 'oss-cn-hangzhou',
+    bucket: 'media',
+    accessKeyId: oss.accessKeyId,
+    accessKeySecret: oss.accessKeySecret,
+    prefix: 'mf/',
+    inputBuckets: [],
+    multipartThresholdBytes: 1024 * 1024,
+    partSizeBytes: 512 * 1024,
+    timeoutMs: 20_000,
+    retry: { attempts: 5, baseMs: 5, maxMs: 50 },
+    ...extra,
+  };
+}
+
+/** A whole body, read. */
+export async function readAll(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of body) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

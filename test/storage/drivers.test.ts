@@ -15,7 +15,7 @@ import { createLocalStorage } from '../../storage/local';
 import { createOssStorage, type OssOptions } from '../../storage/oss';
 import { createStorage } from '../../storage/create-storage';
 import { listAll, type Storage } from '../../storage/storage';
-import { startOssServer, type OssServer } from '../helpers/oss-server';
+import { ossOptionsFor, readAll, startOssServer, type OssServer } from '../helpers/oss-server';
 
 let dir: string;
 let oss: OssServer;
@@ -30,28 +30,9 @@ after(async () => {
 });
 
 function ossOptions(extra: Partial<OssOptions> = {}): OssOptions {
-  return {
-    endpoint: oss.endpoint,
-    region: 'oss-cn-hangzhou',
-    bucket: 'media',
-    accessKeyId: oss.accessKeyId,
-    accessKeySecret: oss.accessKeySecret,
-    prefix: 'mf/',
-    inputBuckets: ['archive'],
-    multipartThresholdBytes: 4 * 1024 * 1024,
-    partSizeBytes: 1024 * 1024,
-    timeoutMs: 20_000,
-    // Retries in milliseconds, not seconds: the faults below are injected.
-    retry: { attempts: 5, baseMs: 5, maxMs: 50 },
-    ...extra,
-  };
+  return ossOptionsFor(oss, { inputBuckets: ['archive'], multipartThresholdBytes: 4 * 1024 * 1024, partSizeBytes: 1024 * 1024, ...extra });
 }
 
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** A stream of `data` in uneven chunks, as a network upload arrives. */
 function chunked(data: Buffer, max = 300_000): Readable {

@@ -174,30 +174,10 @@ import { withLocalInput } from '../../activities/local-input';
 import type { ActivityDeps } from '../../activities/deps';
 import { createOssStorage, type OssOptions, type OssStorage } from '../../storage/oss';
 import { createStorage } from '../../storage/create-storage';
-import { startOssServer, type OssServer } from '../helpers/oss-server';
+import { ossOptionsFor, readAll, startOssServer, type OssServer } from '../helpers/oss-server';
 
-function ossOptions(oss: OssServer, extra: Partial<OssOptions> = {}): OssOptions {
-  return {
-    endpoint: oss.endpoint,
-    region: 'oss-cn-hangzhou',
-    bucket: 'media',
-    accessKeyId: oss.accessKeyId,
-    accessKeySecret: oss.accessKeySecret,
-    prefix: 'mf/',
-    inputBuckets: [],
-    multipartThresholdBytes: 1024 * 1024,
-    partSizeBytes: 512 * 1024,
-    timeoutMs: 20_000,
-    retry: { attempts: 5, baseMs: 5, maxMs: 50 },
-    ...extra,
-  };
-}
+const ossOptions = ossOptionsFor;
 
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 /** Captures console.warn's JSON lines while `fn` runs. */
 async function warnings<T>(fn: () => Promise<T>): Promise<{ result: T; lines: Record<string, unknown>[] }> {
