@@ -294,7 +294,10 @@ export class JobRun {
     const work = this.state.tasks.filter((t) => t.kind !== 'notify');
     const done = work.filter((t) => t.status === 'succeeded' || t.status === 'failed' || t.status === 'skipped').length;
     this.state.progress = work.length ? Math.round((done / work.length) * 1000) / 1000 : 0;
-    setCurrentDetails(`${this.state.status} · ${done}/${work.length} tasks done · ${Math.round(this.state.progress * 100)}%${this.round ? ` · retry ${this.round}` : ''}`);
+    const queued = work.filter((t) => t.status === 'queued').length;
+    const running = work.filter((t) => t.status === 'running').length;
+    const waiting = queued || running ? ` · ${running} running, ${queued} queued` : '';
+    setCurrentDetails(`${this.state.status} · ${done}/${work.length} tasks done${waiting} · ${Math.round(this.state.progress * 100)}%${this.round ? ` · retry ${this.round}` : ''}`);
   }
 
   setStatus(status: JobStatus): void {
