@@ -14,6 +14,7 @@
  * @example npm run build && node dist/worker/main.js
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
@@ -22,9 +23,28 @@ import { bundleWorkflows } from '../worker/main';
 const root = path.resolve(import.meta.dirname, '..');
 const dist = path.join(root, 'dist');
 
+/**
+ * A file deep in a package without an `exports` map (`@temporalio/common/lib/time`): Node's ESM
+ * loader wants its extension too. Packages with `exports` (hono/cors) resolve as written.
+ */
+function packageSubpath(fromFile: string, specifier: string): string | null {
+  const parts = specifier.split('/');
+  const name = parts.slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+  if (specifier === name || specifier.startsWith('node:')) return null;
+  const resolved = createRequire(fromFile).resolve(specifier);
+  const at = resolved.lastIndexOf(`${path.sep}node_modules${path.sep}${name}${path.sep}`);
+  if (at < 0) return null;
+  const dir = resolved.slice(0, at) + `${path.sep}node_modules${path.sep}${name}`;
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { exports?: unknown };
+  if (manifest.exports) return null;
+  const file = path.relative(dir, resolved).split(path.sep).join('/');
+  const subpath = parts.slice(name.split('/').length).join('/');
+  return file.startsWith(subpath) && file !== subpath ? `${name}/${file}` : null;
+}
+
 /** `./x` → `./x.js` or `./x/index.js`, by what exists next to the importing source file; null: leave it. */
 export function nodeSpecifier(fromFile: string, specifier: string): string | null {
-  if (!specifier.startsWith('./') && !specifier.startsWith('../')) return null;
+  if (!specifier.startsWith('./') && !specifier.startsWith('../')) return packageSubpath(fromFile, specifier);
   if (/\.(m?js|json|node)$/.test(specifier)) return null;
   const base = path.resolve(path.dirname(fromFile), specifier);
   for (const ext of ['.ts', '.tsx', '.js']) if (fs.existsSync(base + ext)) return `${specifier}.js`;
