@@ -27,8 +27,12 @@ export function bundleWorkflows(): Promise<WorkflowBundle> {
 }
 
 /** From dist/: the bundle made at build time, when it is there; otherwise (tsx, tests) bundled now. */
+function usePrebuiltBundle(): boolean {
+  return compiled && existsSync(prebuiltBundlePath);
+}
+
 function workflowCode(): Promise<WorkflowBundleOption> | WorkflowBundleOption {
-  return compiled && existsSync(prebuiltBundlePath) ? { codePath: prebuiltBundlePath } : bundleWorkflows();
+  return usePrebuiltBundle() ? { codePath: prebuiltBundlePath } : bundleWorkflows();
 }
 
 let runtimeInstalled = false;
@@ -136,7 +140,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const config = loadConfig();
   const worker = await startWorker(config);
   const metricsServer = config.WORKER_METRICS_PORT ? await serveMetrics('0.0.0.0', config.WORKER_METRICS_PORT) : null;
-  console.log(JSON.stringify({ level: 'info', msg: 'mediaflow worker polling', queues: worker.queues(), metricsPort: config.WORKER_METRICS_PORT || null }));
+  const workflows = usePrebuiltBundle() ? prebuiltBundlePath : 'bundled at start';
+  console.log(JSON.stringify({ level: 'info', msg: 'mediaflow worker polling', queues: worker.queues(), workflows, metricsPort: config.WORKER_METRICS_PORT || null }));
   void worker.done.then(() => metricsServer?.close());
   // The SDK stops workers on SIGINT/SIGTERM by itself; we wait for them to drain.
   await worker.done;
