@@ -34,15 +34,19 @@ const root = path.resolve(import.meta.dirname, '../..');
 /** A worker in its own process group, so a test can kill -9 it and its ffmpeg children like a dying machine. */
 export interface WorkerProcess {
   child: ChildProcess;
+  /** What the worker printed on stdout so far. */
+  output(): string;
   kill9(): void;
   stop(): Promise<void>;
 }
 
 /**
+ * `args`: how node starts it; the built worker is `['dist/worker/main.js']` (`npm run build`).
+ *
  * @example const w = await spawnWorker(stack.config); w.kill9()
  */
-export async function spawnWorker(config: Config, env: Record<string, string> = {}): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+export async function spawnWorker(config: Config, env: Record<string, string> = {}, args = ['--import', 'tsx', 'worker/main.ts']): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, args, {
     cwd: root,
     detached: true,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -75,6 +79,7 @@ export async function spawnWorker(config: Config, env: Record<string, string> = 
   };
   return {
     child,
+    output: () => out,
     kill9: () => signal('SIGKILL'),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
