@@ -69,9 +69,16 @@ test('docker-compose.yml, as docker-compose resolves it: the services, commands 
   const { services, volumes } = composeConfig();
   assert.deepEqual(Object.keys(services).sort(), ['api', 'mediaflow-db', 'postgresql', 'temporal', 'temporal-search-attributes', 'temporal-ui', 'worker']);
   const { api, worker, temporal } = services as Record<'api' | 'worker' | 'temporal', ComposeService>;
-  assert.deepEqual(api.command, ['npx', 'tsx', 'api/server.ts']);
-  assert.deepEqual(worker.command, ['npx', 'tsx', 'worker/main.ts']);
-  for (const entry of [api.command![2]!, worker.command![2]!]) assert.ok(fs.existsSync(path.join(root, entry)), `${entry} exists`);
+  // The built code (the image runs `npm run build`): node on dist/, no tsx at run time.
+  assert.deepEqual(api.command, ['node', '--enable-source-maps', 'dist/api/server.js']);
+  assert.deepEqual(worker.command, ['node', '--enable-source-maps', 'dist/worker/main.js']);
+  for (const entry of [api.command![2]!, worker.command![2]!]) {
+    const source = entry.replace(/^dist\//, '').replace(/\.js$/, '.ts');
+    assert.ok(fs.existsSync(path.join(root, source)), `${entry} is built from ${source}`);
+  }
+  const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+  assert.match(dockerfile, /^RUN npm run build$/m, 'the image builds dist/');
+  assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
   for (const [name, s] of Object.entries({ api, worker })) {
     const env = s.environment ?? {};
     // Every value the config would see: accepted, and the production rules apply.
