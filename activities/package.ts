@@ -7,7 +7,7 @@ import path from 'node:path';
 import { MediaflowError } from '../model/errors';
 import type { OutputState, RenditionState } from '../model/job-state';
 import type { PackageTask } from '../media/plan';
-import { bandwidthOf, codecsOf, dashArgs, hlsRungArgs, masterPlaylist, parseMediaPlaylist, type RungFacts } from '../media/args/package';
+import { bandwidthOf, codecsOf, dashArgs, fixMpd, hlsRungArgs, masterPlaylist, parseMediaPlaylist, parseMpd, type RungFacts } from '../media/args/package';
 import type { ProbeJson } from '../media/probe-parse';
 import { runFfmpeg } from './ffmpeg-run';
 import { ffprobeJson } from './probe';
@@ -88,7 +88,18 @@ export function createPackager(deps: ActivityDeps) {
           } else {
             await runFfmpeg({ binary: binaries.ffmpeg, args: dashArgs(files, facts[0]!.audio !== null, dir, task.segmentSec, facts.map((f) => f.video)), ...limits, onProgress: report });
             manifest = 'manifest.mpd';
-            for (const [i, rung] of rungs.entries()) renditions.push(renditionOf(rung.name, `${folderKey}${manifest}`, facts[i]!, null));
+            const mpdFile = path.join(dir, manifest);
+            const mpd = await fs.readFile(mpdFile, 'utf8');
+            const reps = parseMpd(mpd);
+            // Each representation's peak, measured from its own segments as for HLS. The video
+            // representations come first, one per rung in rung order (dashArgs maps them so).
+            const peaks = new Map<string, number>();
+            for (const r of reps) {
+              const sized = await Promise.all(r.segments.map(async (s) => ({ durationSec: s.durationSec, bytes: (await fs.stat(path.join(dir, s.uri))).size })));
+              peaks.set(r.id, bandwidthOf(sized, (await fs.stat(path.join(dir, r.init))).size).peak);
+            }
+            await fs.writeFile(mpdFile, fixMpd(mpd, reps, peaks));
+            for (const [i, rung] of rungs.entries()) renditions.push(renditionOf(rung.name, `${folderKey}${manifest}`, facts[i]!, peaks.get(reps[i]?.id ?? '') ?? null));
           }
           const sizeBytes = await upload(dir, folderKey, manifest);
           const top = facts[0]!;

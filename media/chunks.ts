@@ -4,7 +4,8 @@
  * copy). Pure: the workflow calls it, the unit tests table-drive it.
  */
 import type { ChunkSettings } from '../model/job';
-import type { TranscodeTask } from './plan';
+import type { TranscodeTask, VideoPlan } from './plan';
+import { framesToMs, parseRate, type Rate } from './rate';
 
 export type { ChunkSettings };
 
@@ -26,6 +27,21 @@ function gcd(a: number, b: number): number {
 }
 
 /**
+ * The planned rate as a fraction. Tasks planned from a probe result without the exact rate (a
+ * recorded history) keep their decimal, and with it the chunking decision they were made with.
+ */
+function rateOf(v: VideoPlan): Rate {
+  return parseRate(v.fpsRational) ?? { num: Math.round(v.fps * 1000), den: 1000 };
+}
+
+/** Whole milliseconds in one GOP, or null. */
+function gopMsOf(v: VideoPlan): number | null {
+  if (v.fpsRational) return framesToMs(v.gopFrames, rateOf(v));
+  const ms = (v.gopFrames / v.fps) * 1000;
+  return Math.abs(ms - Math.round(ms)) > 1e-6 ? null : Math.round(ms);
+}
+
+/**
  * The chunk length for these renditions: a whole number of every rendition's GOP and segment, in
  * whole frames of every rendition's rate. Null when no length up to `limitSec` fits them all
  * (odd rates): such a group is encoded in one run.
@@ -36,9 +52,10 @@ export function alignedChunkSec(tasks: TranscodeTask[], targetSec: number, limit
   let unit = 1;
   for (const t of videos) {
     const v = t.video!;
-    const gopMs = Math.round((v.gopFrames / v.fps) * 1000);
-    // A GOP that is not a whole number of ms (29.97 fps) cannot be placed exactly: no chunking.
-    if (Math.abs((v.gopFrames / v.fps) * 1000 - gopMs) > 1e-6) return null;
+    // Exact: 60 frames at 30000/1001 are 2002 ms. A GOP that is not a whole number of ms (25
+    // frames at 30000/1001) cannot be placed exactly: no chunking.
+    const gopMs = gopMsOf(v);
+    if (gopMs === null) return null;
     unit = (unit * gopMs) / gcd(unit, gopMs);
     if (t.rung) {
       const segMs = Math.round(t.rung.segmentSec * 1000);
@@ -67,7 +84,12 @@ export function planChunks(tasks: TranscodeTask[], settings: Pick<ChunkSettings,
   return Array.from({ length: count }, (_, index) => {
     const last = index === count - 1;
     const frames: Record<string, number | null> = {};
-    for (const t of tasks) if (t.video) frames[t.id] = last ? null : Math.round(chunkSec * t.video.fps);
+    for (const t of tasks) {
+      if (!t.video) continue;
+      // A whole number of GOPs, so a whole number of frames: exact in integers.
+      const rate = rateOf(t.video);
+      frames[t.id] = last ? null : Math.round((Math.round(chunkSec * 1000) * rate.num) / (rate.den * 1000));
+    }
     return { index, startSec: Math.round(index * chunkSec * 1000) / 1000, durationSec: last ? null : chunkSec, frames };
   });
 }

@@ -6,6 +6,7 @@ import type { JobSpec, ResolvedOutput, ResolvedSnapshot, ResolvedWatermark } fro
 import type { JobError, MediaInfo } from '../model/job-state';
 import type { AudioCodec, Container, TranscodeTemplate, VideoCodec } from '../model/templates';
 import { outputKey } from '../model/keys';
+import { constantRate, parseRate, rateFromNumber, rateText, rateValue, type Rate } from './rate';
 
 export type FitMode = 'keep' | 'pad' | 'crop' | 'stretch';
 
@@ -24,8 +25,13 @@ export interface VideoPlan {
   fit: FitMode;
   /** Interlaced source: deinterlaced (one frame per frame) before scaling. */
   deinterlace: boolean;
-  /** Constant output frame rate: the source's (VFR normalised) or the template's cap, never higher. */
+  /** Constant output frame rate, to the thousandth: the source's (VFR normalised) or the template's cap, never higher. */
   fps: number;
+  /**
+   * The same rate exactly (`30000/1001`): what the fps filter and the GOP use. The planner always
+   * sets it; a task scheduled by an older worker (and retried by this one) may lack it.
+   */
+  fpsRational?: string;
   gopFrames: number;
   crf: number | null;
   bitrateKbps: number | null;
@@ -205,10 +211,30 @@ function round3(n: number): number {
   return Math.round(n * 1000) / 1000;
 }
 
-/** Source rate, averaged (VFR sources get their average as the constant output rate). */
+/** The source's average rate as the probe read it (snapshot spacing: the source's own frames). */
 function sourceFps(media: MediaInfo): number {
   const fps = media.video?.fps ?? 0;
   return fps > 0 && fps <= 240 ? fps : FALLBACK_FPS;
+}
+
+/**
+ * The constant rate of a video output: the source's rate exactly when it is a standard one, else
+ * the nearest standard rate not above its average; a template's fps is a ceiling, never a raise.
+ */
+export function outputRate(media: MediaInfo, templateFps: number | undefined): Rate {
+  const average = parseRate(media.video?.fpsRational);
+  const source = average ? constantRate(average) : { num: FALLBACK_FPS, den: 1 };
+  const cap = templateFps !== undefined ? rateFromNumber(templateFps) : null;
+  return cap && rateValue(cap) < rateValue(source) ? cap : source;
+}
+
+/**
+ * The rate of a probe result recorded before the exact rate existed (a replayed history): planned
+ * as it was then (the decimal average, the template's cap), so the replay takes the same path.
+ */
+function recordedRate(media: MediaInfo, templateFps: number | undefined): number {
+  const src = sourceFps(media);
+  return round3(templateFps !== undefined && templateFps < src ? templateFps : src);
 }
 
 function defaultProfile(codec: VideoCodec, tenBit: boolean): string {
@@ -228,9 +254,9 @@ interface VideoBox extends Box {
 function planVideo(t: TranscodeTemplate, display: Size, media: MediaInfo, box: VideoBox, gopSec: number): VideoPlan {
   const v = t.video!;
   const { scale, frame, fit } = frameFor(display, box, t.transConfig?.aspect ?? 'keep', t.transConfig?.noUpscale ?? true);
-  const src = sourceFps(media);
   // Never raise the frame rate: a template's fps is a ceiling.
-  const fps = round3(v.fps !== undefined && v.fps < src ? v.fps : src);
+  const rate = media.video?.fpsRational ? outputRate(media, v.fps) : null;
+  const fps = rate ? round3(rateValue(rate)) : recordedRate(media, v.fps);
   const pixFmt = v.pixFmt ?? 'yuv420p';
   const bitrate = box.bitrateKbps ?? null;
   const maxrate = box.maxrateKbps ?? null;
@@ -247,7 +273,8 @@ function planVideo(t: TranscodeTemplate, display: Size, media: MediaInfo, box: V
     fit,
     deinterlace: media.video?.interlaced === true,
     fps,
-    gopFrames: Math.max(1, Math.round(gopSec * fps)),
+    ...(rate ? { fpsRational: rateText(rate) } : {}),
+    gopFrames: Math.max(1, Math.round(rate ? (gopSec * rate.num) / rate.den : gopSec * fps)),
     crf: bitrate !== null ? null : (box.crf ?? defaultCrf[v.codec]),
     bitrateKbps: bitrate,
     maxrateKbps: maxrate,

@@ -2,6 +2,7 @@
 import { MediaflowError } from '../model/errors';
 import type { AudioInfo, MediaInfo, VideoInfo } from '../model/job-state';
 import { IMAGE_DEMUXERS } from './args/input';
+import { parseRate, rateText } from './rate';
 
 interface ProbeStream {
   codec_type?: string;
@@ -33,14 +34,6 @@ export interface InputLimits {
   maxPixels: number;
 }
 
-function ratio(text: string | undefined): number {
-  if (!text) return 0;
-  const [n, d] = text.split('/').map(Number);
-  if (n === undefined || !Number.isFinite(n)) return 0;
-  if (d === undefined) return n;
-  return d > 0 ? n / d : 0;
-}
-
 function parseSar(text: string | undefined): [number, number] {
   const [n, d] = (text ?? '').split(':').map(Number);
   // ffprobe reports 0:1 for "unknown"; treat that (and garbage) as square pixels.
@@ -61,12 +54,16 @@ function videoOf(streams: ProbeStream[]): VideoInfo | null {
   // Cover art in MP3/M4A files is a "video" stream with attached_pic: it is not the video.
   const s = streams.find((x) => x.codec_type === 'video' && !x.disposition?.attached_pic);
   if (!s || !s.width || !s.height) return null;
-  const fps = ratio(s.avg_frame_rate) || ratio(s.r_frame_rate);
+  // The average rate, exactly: a VFR clip's average, a CFR clip's rate (r_frame_rate when the
+  // container states no average).
+  const rate = parseRate(s.avg_frame_rate) ?? parseRate(s.r_frame_rate);
+  const fps = rate ? rate.num / rate.den : 0;
   return {
     codec: s.codec_name === 'h265' ? 'hevc' : (s.codec_name ?? 'unknown'),
     width: s.width,
     height: s.height,
     fps: Math.round(fps * 1000) / 1000,
+    ...(rate ? { fpsRational: rateText(rate) } : {}),
     rotation: parseRotation(s),
     pixFmt: s.pix_fmt ?? null,
     sar: parseSar(s.sample_aspect_ratio),
@@ -107,12 +104,17 @@ export function parseProbe(json: ProbeJson, sizeBytes: number, limits: InputLimi
     container,
     sizeBytes,
     // A picture has no frame rate (the image demuxers report a nominal 25).
-    video: still && video ? { ...video, fps: 0 } : video,
+    video: still && video ? stillVideo(video) : video,
     audio,
     still,
   };
   checkLimits(info, limits);
   return info;
+}
+
+function stillVideo(video: VideoInfo): VideoInfo {
+  const { fpsRational: _, ...rest } = video;
+  return { ...rest, fps: 0 };
 }
 
 /**

@@ -22,7 +22,10 @@ export interface VideoInfo {
   codec: string;
   width: number;
   height: number;
+  /** The average frame rate, to the thousandth (0 for a still). */
   fps: number;
+  /** The same rate exactly, as ffprobe states it (`30000/1001`); results recorded before it existed lack it. */
+  fpsRational?: string;
   rotation: number;
   pixFmt: string | null;
   /** Sample (pixel) aspect ratio, [1, 1] for square pixels. */
@@ -86,7 +89,11 @@ export interface RenditionState {
   fps: number;
   /** RFC 6381, as in the playlist's CODECS. */
   codecs: string;
-  /** Peak bits per second (HLS BANDWIDTH); null for DASH, whose MPD states its own. */
+  /**
+   * Peak bits per second over its segments: HLS BANDWIDTH (video and muxed audio), DASH the video
+   * representation's @bandwidth (the audio is a representation of its own). Null in jobs packaged
+   * before DASH stated it here.
+   */
   bandwidth: number | null;
 }
 

@@ -14,6 +14,10 @@ export function hlsRungArgs(rung: string, dir: string, segmentSec: number): stri
     ...commonArgs(),
     ...inputArgs(rung),
     '-map', '0', '-c', 'copy',
+    // Timestamps as they are (video from 0 with its reorder delay in negative decode times, the
+    // audio priming before 0): the segment muxer writes them as edit lists. The default shifts
+    // every stream by the earliest decode time, so the video would start 2 frames late.
+    '-avoid_negative_ts', 'disabled',
     '-f', 'hls',
     '-hls_time', String(segmentSec),
     '-hls_playlist_type', 'vod',
@@ -148,4 +152,79 @@ export function masterPlaylist(entries: MasterEntry[]): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** One representation of an MPD as ffmpeg's dash muxer writes it (SegmentTemplate + SegmentTimeline). */
+export interface MpdRepresentation {
+  id: string;
+  /** The init segment's file name. */
+  init: string;
+  segments: { uri: string; durationSec: number }[];
+  /** Where its last segment ends on the presentation timeline, in seconds. */
+  endSec: number;
+}
+
+const attrsOf = (text: string): Record<string, string> => Object.fromEntries([...text.matchAll(/([\w:]+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+
+/** A SegmentTemplate name with its identifiers filled in ($RepresentationID$, $Number$, $Number%05d$). */
+function fillTemplate(template: string, id: string, n: number): string {
+  return template
+    .replaceAll('$RepresentationID$', id)
+    .replace(/\$Number(?:%0(\d+)d)?\$/g, (_, width: string | undefined) => String(n).padStart(Number(width ?? 0), '0'));
+}
+
+/**
+ * The representations of an MPD written by our own ffmpeg run (not a user's file), with each
+ * segment's file and duration from its SegmentTimeline.
+ *
+ * @example parseMpd(await fs.readFile('manifest.mpd', 'utf8')).map((r) => r.segments.length)
+ */
+export function parseMpd(text: string): MpdRepresentation[] {
+  return [...text.matchAll(/<Representation\s([^>]*)>([\s\S]*?)<\/Representation>/g)].map((m) => {
+    const id = attrsOf(m[1]!).id ?? '';
+    const template = attrsOf(/<SegmentTemplate\s([^>]*)>/.exec(m[2]!)?.[1] ?? '');
+    const timescale = Number(template.timescale ?? 1) || 1;
+    let number = Number(template.startNumber ?? 1);
+    let time = 0;
+    let start: number | null = null;
+    const segments: MpdRepresentation['segments'] = [];
+    for (const s of m[2]!.matchAll(/<S\s([^>]*?)\/>/g)) {
+      const a = attrsOf(s[1]!);
+      if (a.t !== undefined) time = Number(a.t);
+      start ??= time;
+      const d = Number(a.d);
+      for (let k = 0; k <= Number(a.r ?? 0); k++) {
+        segments.push({ uri: fillTemplate(template.media ?? '', id, number++), durationSec: d / timescale });
+        time += d;
+      }
+    }
+    return { id, init: fillTemplate(template.initialization ?? '', id, 0), segments, endSec: time / timescale };
+  });
+}
+
+/** Seconds up to the next millisecond, as an xs:duration (`PT13.013S`). */
+function durationUp(sec: number): string {
+  return `PT${(Math.ceil(Math.round(sec * 1e6) / 1000) / 1000).toFixed(3)}S`;
+}
+
+/**
+ * ffmpeg's MPD made true: ffmpeg 5 truncates `mediaPresentationDuration` and `maxSegmentDuration`
+ * to a tenth of a second (13.013 s of content became PT13.0S, 6.019 s segments stayed under
+ * PT6.0S), and claims `bitstreamSwitching` although every representation has an init segment of
+ * its own. Here both durations come from the segments themselves (rounded up to the millisecond),
+ * the claim goes, and each representation's @bandwidth is the peak we measured from its segments.
+ *
+ * @example fixMpd(text, parseMpd(text), new Map([['0', 2_900_000]]))
+ */
+export function fixMpd(text: string, reps: MpdRepresentation[], bandwidth: Map<string, number>): string {
+  const end = Math.max(0, ...reps.map((r) => r.endSec));
+  const longest = Math.max(0, ...reps.flatMap((r) => r.segments.map((s) => s.durationSec)));
+  return text
+    .replace(/mediaPresentationDuration="[^"]*"/, `mediaPresentationDuration="${durationUp(end)}"`)
+    .replace(/maxSegmentDuration="[^"]*"/, `maxSegmentDuration="${durationUp(longest)}"`)
+    .replace(/\s+bitstreamSwitching="true"/g, '')
+    .replace(/<Representation\s[^>]*>/g, (tag) => {
+      const peak = bandwidth.get(attrsOf(tag).id ?? '');
+      return peak === undefined ? tag : tag.replace(/bandwidth="\d*"/, `bandwidth="${peak}"`);
+    });
 }

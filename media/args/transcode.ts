@@ -26,8 +26,9 @@ export function videoFilter(v: VideoPlan): string {
   if (v.fit === 'pad') filters.push(`pad=${v.width}:${v.height}:(ow-iw)/2:(oh-ih)/2:color=black`);
   if (v.fit === 'crop') filters.push(`crop=${v.width}:${v.height}`);
   // Square pixels, so players do not stretch the picture a second time; a constant frame rate
-  // (VFR sources too), so GOPs and segment boundaries line up.
-  filters.push('setsar=1', `fps=${v.fps}`);
+  // (VFR sources too), so GOPs and segment boundaries line up. The rate is a fraction (30000/1001):
+  // a decimal 29.97 would make 2997/100 streams.
+  filters.push('setsar=1', `fps=${v.fpsRational ?? v.fps}`);
   return filters.join(',');
 }
 
@@ -141,8 +142,11 @@ export const muxers: Record<TranscodeTask['container'], string[]> = {
   webm: ['-f', 'webm'],
   mp3: ['-id3v2_version', '3', '-f', 'mp3'],
   ogg: ['-f', 'ogg'],
-  // Streaming rungs: fragmented MP4, one fragment per GOP, ready to be segmented.
-  fmp4: ['-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4'],
+  // Streaming rungs, read only by the packager: a plain MP4, whose edit lists carry the encoder
+  // delay (B-frame reorder, AAC priming) so video and audio both start at 0. (A fragmented MP4
+  // written with empty_moov has no edit list: ffmpeg shifts every stream by the video's reorder
+  // delay instead, and the audio priming becomes one long frame at 0.)
+  fmp4: ['-f', 'mp4'],
 };
 
 /**

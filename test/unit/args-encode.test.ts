@@ -17,7 +17,7 @@ function video(over: Partial<VideoPlan> = {}): VideoPlan {
   return {
     codec: 'h264', profile: 'high', level: null, preset: 'veryfast', pixFmt: 'yuv420p',
     scaleWidth: 1280, scaleHeight: 720, width: 1280, height: 720, fit: 'keep', deinterlace: false,
-    fps: 30, gopFrames: 60, crf: 23, bitrateKbps: null, maxrateKbps: null, bufsizeKbps: null,
+    fps: 30, fpsRational: '30/1', gopFrames: 60, crf: 23, bitrateKbps: null, maxrateKbps: null, bufsizeKbps: null,
     ...over,
   };
 }
@@ -55,7 +55,7 @@ describe('decode once: encodeArgs', () => {
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/in',
       '-filter_complex',
-      '[0:v:0]split=2[src0][src1];[src0]scale=1280:720:flags=bicubic,setsar=1,fps=30[r0base];[src1]scale=640:360:flags=bicubic,setsar=1,fps=30[r1base]',
+      '[0:v:0]split=2[src0][src1];[src0]scale=1280:720:flags=bicubic,setsar=1,fps=30/1[r0base];[src1]scale=640:360:flags=bicubic,setsar=1,fps=30/1[r1base]',
       '-map', '[r0base]', ...H264(23), '-pix_fmt', 'yuv420p', '-an', '-sn', '-dn', '-map_metadata', '-1', '-fs', '1000', '-f', 'mp4', '/s/video-0.mp4',
       '-map', '[r1base]', ...H264(26), '-pix_fmt', 'yuv420p', '-an', '-sn', '-dn', '-map_metadata', '-1', '-fs', '1000', '-f', 'mp4', '/s/video-1.mp4',
       '-map', '0:a:0', '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2', '-vn', '-sn', '-dn', '-map_metadata', '-1', '-fs', '1000', '-f', 'mp4', '/s/audio-0.mp4',
@@ -88,10 +88,10 @@ describe('decode once: encodeArgs', () => {
       '-filter_complex',
       [
         '[0:v:0]split=2[src0][src1]',
-        '[src0]scale=1280:720:flags=bicubic,setsar=1,fps=30[r0base]',
+        '[src0]scale=1280:720:flags=bicubic,setsar=1,fps=30/1[r0base]',
         '[1:v:0]scale=100:-2:flags=lanczos,format=rgba[r0wm0]',
         "[r0base][r0wm0]overlay=x=8:y=8:enable='between(t,40,50)'[r0v0]",
-        '[src1]scale=640:360:flags=bicubic,setsar=1,fps=30[r1base]',
+        '[src1]scale=640:360:flags=bicubic,setsar=1,fps=30/1[r1base]',
         '[2:v:0]scale=100:-2:flags=lanczos,format=rgba[r1wm0]',
         "[r1base][r1wm0]overlay=x=8:y=8:enable='between(t,40,50)'[r1v0]",
       ].join(';'),
@@ -125,19 +125,30 @@ describe('chunks', () => {
     const rung = (segmentSec: number) => ({ output: 'hls', name: 'x', segmentSec });
     assert.equal(alignedChunkSec([task('a')], 30, 60), 30);
     assert.equal(alignedChunkSec([task('a', { rung: rung(4) })], 30, 60), 32);
-    assert.equal(alignedChunkSec([task('a', { rung: rung(6) }), task('b', { video: video({ gopFrames: 48, fps: 24 }) })], 25, 60), 30);
-    // 60 frames at 29.97 fps is not a whole number of milliseconds: no common cut, one run.
-    assert.equal(alignedChunkSec([task('a', { video: video({ fps: 29.97 }) })], 30, 60), null);
+    assert.equal(alignedChunkSec([task('a', { rung: rung(6) }), task('b', { video: video({ gopFrames: 48, fps: 24, fpsRational: '24/1' }) })], 25, 60), 30);
+    // Exact arithmetic on the fraction: 60 frames at 30000/1001 are 2002 ms, so 15 GOPs make a chunk…
+    assert.equal(alignedChunkSec([task('a', { video: video({ fps: 29.97, fpsRational: '30000/1001' }) })], 30, 60), 30.03);
+    // …while 25 frames at 30000/1001 are 834.17 ms: no common cut, one run.
+    assert.equal(alignedChunkSec([task('a', { video: video({ fps: 29.97, fpsRational: '30000/1001', gopFrames: 25 }) })], 30, 60), null);
+    // A task planned from a probe result without the exact rate (a recorded history) keeps its decimal rule: 60 frames at 29.97 never chunk.
+    assert.equal(alignedChunkSec([task('a', { video: video({ fps: 29.97, fpsRational: undefined }) })], 30, 60), null);
   });
 
   test('planChunks: short inputs run whole; long ones get chunks with exact frame counts, the last one open', () => {
     assert.equal(planChunks([task('a', { durationSec: 60 })], { minDurationSec: 90, chunkSec: 30 }), null);
     assert.equal(planChunks([task('a', { video: null })], { minDurationSec: 90, chunkSec: 30 }), null);
-    const tasks = [task('a'), task('b', { video: video({ fps: 15, gopFrames: 30 }) }), task('s', { video: null })];
+    const tasks = [task('a'), task('b', { video: video({ fps: 15, fpsRational: '15/1', gopFrames: 30 }) }), task('s', { video: null })];
     assert.deepEqual(planChunks(tasks, { minDurationSec: 90, chunkSec: 50 }), [
       { index: 0, startSec: 0, durationSec: 50, frames: { 'transcode:a': 1500, 'transcode:b': 750 } },
       { index: 1, startSec: 50, durationSec: 50, frames: { 'transcode:a': 1500, 'transcode:b': 750 } },
       { index: 2, startSec: 100, durationSec: null, frames: { 'transcode:a': null, 'transcode:b': null } },
+    ]);
+  });
+
+  test('planChunks at 30000/1001: whole GOPs of 2002 ms, exact frame counts', () => {
+    const ntsc = task('a', { durationSec: 100, video: video({ fps: 29.97, fpsRational: '30000/1001' }) });
+    assert.deepEqual(planChunks([ntsc], { minDurationSec: 90, chunkSec: 30 })?.map((c) => [c.startSec, c.durationSec, c.frames['transcode:a']]), [
+      [0, 30.03, 900], [30.03, 30.03, 900], [60.06, 30.03, 900], [90.09, null, null],
     ]);
   });
 
@@ -156,7 +167,7 @@ describe('chunks', () => {
       '-f', 'concat', '-protocol_whitelist', 'file', '-format_whitelist', 'concat,mov', '-i', '/s/list.ffconcat',
       '-protocol_whitelist', 'file', '-format_whitelist', 'mov', '-i', '/s/audio.mp4',
       '-map', '0:v:0', '-map', '1:a:0', '-c', 'copy', '-map_metadata', '-1', '-fs', '1000',
-      '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4', '/s/out.mp4',
+      '-f', 'mp4', '/s/out.mp4',
     ]);
     assert.deepEqual(joinArgs(task('s', { container: 'm4a', video: null }), null, '/s/audio.mp4', '/s/out.m4a', LIMITS).slice(COMMON.length), [
       '-protocol_whitelist', 'file', '-format_whitelist', 'mov', '-i', '/s/audio.mp4', '-map', '0:a:0', '-c', 'copy', '-map_metadata', '-1', '-fs', '1000', '-movflags', '+faststart', '-f', 'mp4', '/s/out.m4a',

@@ -4,7 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { codecsOf, dashArgs, hlsRungArgs, masterPlaylist, type RungFacts } from '../../media/args/package';
+import { codecsOf, dashArgs, fixMpd, hlsRungArgs, masterPlaylist, parseMpd, type RungFacts } from '../../media/args/package';
 
 const COMMON = ['-hide_banner', '-nostdin', '-y', '-v', 'error', '-nostats', '-progress', 'pipe:1'];
 const ALLOWED = 'mov,matroska,avi,mpegts,mpeg,flv,mxf,asf,ogg,wav,mp3,aac,flac,png_pipe,jpeg_pipe,webp_pipe';
@@ -15,7 +15,7 @@ describe('hlsRungArgs', () => {
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/720p.input',
       '-map', '0',
-      '-c', 'copy', '-f', 'hls',
+      '-c', 'copy', '-avoid_negative_ts', 'disabled', '-f', 'hls',
       '-hls_time', '6', '-hls_playlist_type', 'vod',
       '-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', 'init.mp4',
       '-hls_segment_filename', '/work/pkg/720p/seg_%05d.m4s', '/work/pkg/720p/index.m3u8',
@@ -27,7 +27,7 @@ describe('hlsRungArgs', () => {
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/1080p.input',
       '-map', '0',
-      '-c', 'copy', '-f', 'hls',
+      '-c', 'copy', '-avoid_negative_ts', 'disabled', '-f', 'hls',
       '-hls_time', '4', '-hls_playlist_type', 'vod',
       '-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', 'init.mp4',
       '-hls_segment_filename', '/work/pkg/1080p/seg_%05d.m4s', '/work/pkg/1080p/index.m3u8',
@@ -131,5 +131,63 @@ describe('masterPlaylist', () => {
 
   test('no rungs: the header alone', () => {
     assert.equal(masterPlaylist([]), '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n');
+  });
+});
+
+/** An MPD as ffmpeg 5.1's dash muxer writes it for one 30000/1001 rung and AAC audio (13.013 s). */
+const FFMPEG_MPD = `<?xml version="1.0" encoding="utf-8"?>
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011"
+	profiles="urn:mpeg:dash:profile:isoff-live:2011"
+	type="static"
+	mediaPresentationDuration="PT13.0S"
+	maxSegmentDuration="PT4.0S"
+	minBufferTime="PT8.0S">
+	<Period id="0" start="PT0.0S">
+		<AdaptationSet id="0" contentType="video" startWithSAP="1" segmentAlignment="true" bitstreamSwitching="true" frameRate="30000/1001" maxWidth="640" maxHeight="360" par="16:9" lang="und">
+			<Representation id="0" mimeType="video/mp4" codecs="avc1.64001e" bandwidth="800751" width="640" height="360" sar="1:1">
+				<SegmentTemplate timescale="30000" initialization="init-$RepresentationID$.m4s" media="seg-$RepresentationID$-$Number%05d$.m4s" startNumber="1">
+					<SegmentTimeline>
+						<S t="0" d="120120" r="2" />
+						<S d="30030" />
+					</SegmentTimeline>
+				</SegmentTemplate>
+			</Representation>
+		</AdaptationSet>
+		<AdaptationSet id="1" contentType="audio" startWithSAP="1" segmentAlignment="true" bitstreamSwitching="true" lang="und">
+			<Representation id="1" mimeType="audio/mp4" codecs="mp4a.40.2" bandwidth="127993" audioSamplingRate="48000">
+				<SegmentTemplate timescale="48000" initialization="init-$RepresentationID$.m4s" media="seg-$RepresentationID$-$Number%05d$.m4s" startNumber="1">
+					<SegmentTimeline>
+						<S t="0" d="189440" />
+						<S d="192512" />
+						<S d="191488" />
+						<S d="51184" />
+					</SegmentTimeline>
+				</SegmentTemplate>
+			</Representation>
+		</AdaptationSet>
+	</Period>
+</MPD>
+`;
+
+describe('DASH manifest', () => {
+  test('parseMpd: each representation\'s init, segment files and durations from its timeline', () => {
+    const reps = parseMpd(FFMPEG_MPD);
+    assert.deepEqual(reps.map((r) => [r.id, r.init, r.segments.length, r.endSec]), [['0', 'init-0.m4s', 4, 13.013], ['1', 'init-1.m4s', 4, 13.013]]);
+    assert.deepEqual(reps[0]!.segments.map((s) => [s.uri, s.durationSec]), [['seg-0-00001.m4s', 4.004], ['seg-0-00002.m4s', 4.004], ['seg-0-00003.m4s', 4.004], ['seg-0-00004.m4s', 1.001]]);
+    assert.deepEqual(reps[1]!.segments.map((s) => s.uri), ['seg-1-00001.m4s', 'seg-1-00002.m4s', 'seg-1-00003.m4s', 'seg-1-00004.m4s']);
+  });
+
+  test('fixMpd: durations from the segments (rounded up, never truncated), no bitstreamSwitching claim, measured bandwidths', () => {
+    const fixed = fixMpd(FFMPEG_MPD, parseMpd(FFMPEG_MPD), new Map([['0', 912_345], ['1', 131_072]]));
+    assert.match(fixed, /mediaPresentationDuration="PT13\.013S"/);
+    // The longest segment is audio: 192512 / 48000 = 4.010666… s.
+    assert.match(fixed, /maxSegmentDuration="PT4\.011S"/);
+    assert.doesNotMatch(fixed, /bitstreamSwitching/);
+    assert.match(fixed, /<Representation id="0" mimeType="video\/mp4" codecs="avc1.64001e" bandwidth="912345" width="640"/);
+    assert.match(fixed, /<Representation id="1" mimeType="audio\/mp4" codecs="mp4a.40.2" bandwidth="131072" audioSamplingRate/);
+    assert.match(fixed, /frameRate="30000\/1001"/);
+    // Nothing else moves.
+    assert.equal(fixed.split('\n').length, FFMPEG_MPD.split('\n').length);
+    assert.match(fixed, /minBufferTime="PT8\.0S"/);
   });
 });

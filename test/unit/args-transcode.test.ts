@@ -6,7 +6,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { transcodeArgs, type RunLimits } from '../../media/args/transcode';
+import { transcodeArgs, videoFilter, type RunLimits } from '../../media/args/transcode';
 import type { AudioPlan, TranscodeTask, VideoPlan, WatermarkPlan } from '../../media/plan';
 
 /** What every run starts with (media/args/input.ts commonArgs). */
@@ -18,7 +18,7 @@ function video(over: Partial<VideoPlan> = {}): VideoPlan {
   return {
     codec: 'h264', profile: 'high', level: '3.1', preset: 'veryfast', pixFmt: 'yuv420p',
     scaleWidth: 1280, scaleHeight: 720, width: 1280, height: 720, fit: 'keep', deinterlace: false,
-    fps: 30, gopFrames: 60, crf: null, bitrateKbps: 2500, maxrateKbps: 3750, bufsizeKbps: 5000,
+    fps: 30, fpsRational: '30/1', gopFrames: 60, crf: null, bitrateKbps: 2500, maxrateKbps: 3750, bufsizeKbps: 5000,
     ...over,
   };
 }
@@ -62,7 +62,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
       '-b:v', '2500k', '-maxrate', '3750k', '-bufsize', '5000k',
@@ -83,7 +83,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libx264',
       '-profile:v', 'main', '-preset', 'medium',
       '-crf', '20',
@@ -103,7 +103,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
       '-b:v', '2500k',
@@ -123,7 +123,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1920:1080:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1920:1080:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libx265',
       '-profile:v', 'main', '-preset', 'fast',
       '-crf', '28',
@@ -143,7 +143,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libx265',
       '-profile:v', 'main10', '-preset', 'veryfast',
       '-b:v', '2500k', '-maxrate', '3750k',
@@ -163,7 +163,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libvpx-vp9',
       '-profile:v', '0',
       '-crf', '33', '-b:v', '0',
@@ -183,7 +183,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libvpx-vp9',
       '-profile:v', '2',
       '-b:v', '2500k', '-maxrate', '3750k', '-bufsize', '5000k',
@@ -203,7 +203,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libsvtav1', '-preset', '10',
       '-crf', '35',
       '-g', '60',
@@ -222,7 +222,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libsvtav1', '-preset', '4',
       '-b:v', '2500k',
       '-g', '60',
@@ -241,7 +241,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-protocol_whitelist', 'file', '-format_whitelist', 'png_pipe', '-i', '/cache/wm-logo.input',
-      '-filter_complex', '[0:v:0]scale=1280:720:flags=bicubic,setsar=1,fps=30[base];[1:v:0]scale=192:-2:flags=lanczos,format=rgba,colorchannelmixer=aa=0.7[wm0];[base][wm0]overlay=x=main_w-overlay_w-16:y=main_h-overlay_h-16:enable=\'gte(t,0)\'[v0]',
+      '-filter_complex', '[0:v:0]scale=1280:720:flags=bicubic,setsar=1,fps=30/1[base];[1:v:0]scale=192:-2:flags=lanczos,format=rgba,colorchannelmixer=aa=0.7[wm0];[base][wm0]overlay=x=main_w-overlay_w-16:y=main_h-overlay_h-16:enable=\'gte(t,0)\'[v0]',
       '-map', '[v0]',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
@@ -264,7 +264,7 @@ const cases: Case[] = [
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-protocol_whitelist', 'file', '-format_whitelist', 'png_pipe', '-i', '/cache/wm-logo.input',
       '-protocol_whitelist', 'file', '-format_whitelist', 'png_pipe', '-i', '/cache/wm-text.input',
-      '-filter_complex', '[0:v:0]scale=1280:720:flags=bicubic,setsar=1,fps=30[base];[1:v:0]scale=256:-2:flags=lanczos,format=rgba[wm0];[base][wm0]overlay=x=10:y=20:enable=\'between(t,2,8)\'[v0];[2:v:0]scale=320:-2:flags=lanczos,format=rgba,colorchannelmixer=aa=0.5[wm1];[v0][wm1]overlay=x=(main_w-overlay_w)/2:y=(main_h-overlay_h)/2:enable=\'gte(t,0)\'[v1]',
+      '-filter_complex', '[0:v:0]scale=1280:720:flags=bicubic,setsar=1,fps=30/1[base];[1:v:0]scale=256:-2:flags=lanczos,format=rgba[wm0];[base][wm0]overlay=x=10:y=20:enable=\'between(t,2,8)\'[v0];[2:v:0]scale=320:-2:flags=lanczos,format=rgba,colorchannelmixer=aa=0.5[wm1];[v0][wm1]overlay=x=(main_w-overlay_w)/2:y=(main_h-overlay_h)/2:enable=\'gte(t,0)\'[v1]',
       '-map', '[v1]',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
@@ -286,7 +286,7 @@ const cases: Case[] = [
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-ss', '5.000', '-i', '/cache/in.input',
       '-t', '10.000',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
       '-b:v', '2500k', '-maxrate', '3750k', '-bufsize', '5000k',
@@ -307,7 +307,7 @@ const cases: Case[] = [
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-t', '2.500',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
       '-b:v', '2500k', '-maxrate', '3750k', '-bufsize', '5000k',
@@ -329,7 +329,7 @@ const cases: Case[] = [
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-ss', '12.346', '-i', '/cache/in.input',
       '-protocol_whitelist', 'file', '-format_whitelist', 'png_pipe', '-i', '/cache/wm-logo.input',
       '-t', '4.000',
-      '-filter_complex', '[0:v:0]scale=1280:720:flags=bicubic,setsar=1,fps=30[base];[1:v:0]scale=192:-2:flags=lanczos,format=rgba,colorchannelmixer=aa=0.7[wm0];[base][wm0]overlay=x=main_w-overlay_w-16:y=16:enable=\'gte(t,0)\'[v0]',
+      '-filter_complex', '[0:v:0]scale=1280:720:flags=bicubic,setsar=1,fps=30/1[base];[1:v:0]scale=192:-2:flags=lanczos,format=rgba,colorchannelmixer=aa=0.7[wm0];[base][wm0]overlay=x=main_w-overlay_w-16:y=16:enable=\'gte(t,0)\'[v0]',
       '-map', '[v0]',
       '-c:v', 'libvpx-vp9',
       '-profile:v', '0',
@@ -350,7 +350,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'yadif=mode=send_frame:deint=interlaced,scale=960:720:flags=bicubic,pad=1280:720:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,fps=30',
+      '-vf', 'yadif=mode=send_frame:deint=interlaced,scale=960:720:flags=bicubic,pad=1280:720:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1,fps=30/1',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
       '-b:v', '2500k', '-maxrate', '3750k', '-bufsize', '5000k',
@@ -370,7 +370,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,crop=720:720,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,crop=720:720,setsar=1,fps=30/1',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
       '-b:v', '2500k', '-maxrate', '3750k', '-bufsize', '5000k',
@@ -390,7 +390,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
       '-b:v', '2500k', '-maxrate', '3750k', '-bufsize', '5000k',
@@ -409,7 +409,7 @@ const cases: Case[] = [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
       '-b:v', '2500k', '-maxrate', '3750k', '-bufsize', '5000k',
@@ -480,13 +480,13 @@ const cases: Case[] = [
     ],
   },
   {
-    name: 'streaming rung: fragmented MP4',
+    name: 'streaming rung: a plain MP4 (its edit lists carry the encoder delay)',
     task: task({ container: 'fmp4', outputKey: 'j/hls/720p.mp4', rung: { output: 'hls', name: '720p', segmentSec: 6 } }),
     want: [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', ALLOWED, '-i', '/cache/in.input',
       '-map', '0:v:0',
-      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30',
+      '-vf', 'scale=1280:720:flags=bicubic,setsar=1,fps=30/1',
       '-c:v', 'libx264',
       '-profile:v', 'high', '-level:v', '3.1', '-preset', 'veryfast',
       '-b:v', '2500k', '-maxrate', '3750k', '-bufsize', '5000k',
@@ -496,7 +496,7 @@ const cases: Case[] = [
       '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
       '-sn', '-dn', '-map_metadata', '-1',
       '-fs', '10000000000',
-      '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4', '/work/outputs/x/output.mp4',
+      '-f', 'mp4', '/work/outputs/x/output.mp4',
     ],
   },
 ];
@@ -513,5 +513,11 @@ describe('transcodeArgs', () => {
     assert.throws(() => transcodeArgs(task({ watermarks: [wm()] }), '/cache/in.input', '/o.mp4', LIMITS, []), /1 watermarks planned, 0 assets given/);
     assert.throws(() => transcodeArgs(task(), '/cache/in.input', '/o.mp4', LIMITS, ['/cache/wm.input']), /0 watermarks planned, 1 assets given/);
     assert.throws(() => transcodeArgs(task({ video: null, container: 'm4a', watermarks: [wm()] }), '/cache/in.input', '/o.m4a', LIMITS, ['/cache/wm.input']), /assets given/);
+  });
+
+  test('the fps filter takes the exact fraction (a decimal 29.97 made 2997/100 streams); a task planned without it keeps its decimal', () => {
+    assert.equal(videoFilter(video({ fps: 29.97, fpsRational: '30000/1001' })), 'scale=1280:720:flags=bicubic,setsar=1,fps=30000/1001');
+    assert.equal(videoFilter(video({ fps: 23.976, fpsRational: '24000/1001', width: 640, height: 360, scaleWidth: 640, scaleHeight: 360 })), 'scale=640:360:flags=bicubic,setsar=1,fps=24000/1001');
+    assert.equal(videoFilter(video({ fps: 29.97, fpsRational: undefined })), 'scale=1280:720:flags=bicubic,setsar=1,fps=29.97');
   });
 });

@@ -12,7 +12,7 @@ function media(video: Partial<VideoInfo> | null, extra: Partial<MediaInfo> = {})
     durationSec: 20,
     container: 'mov,mp4,m4a,3gp,3g2,mj2',
     sizeBytes: 1_000_000,
-    video: video === null ? null : { codec: 'h264', width: 1920, height: 1080, fps: 30, rotation: 0, pixFmt: 'yuv420p', sar: [1, 1], ...video },
+    video: video === null ? null : { codec: 'h264', width: 1920, height: 1080, fps: 30, fpsRational: '30/1', rotation: 0, pixFmt: 'yuv420p', sar: [1, 1], ...video },
     audio: [{ codec: 'aac', channels: 2, sampleRate: 48000 }],
     ...extra,
   };
@@ -20,6 +20,9 @@ function media(video: Partial<VideoInfo> | null, extra: Partial<MediaInfo> = {})
 
 const noAudio = { audio: [] };
 const audioOnly = (channels = 2): Partial<MediaInfo> => ({ audio: [{ codec: 'mp3', channels, sampleRate: 44100 }] });
+
+/** The 720p preset with a template frame rate (a ceiling). */
+const fpsCap = (fps: number) => change('mp4-h264-720p', (t) => ({ ...t, video: { ...t.video!, fps } }));
 
 function change(id: string, fn: (t: TranscodeTemplate) => TranscodeTemplate): ResolvedOutput {
   return presetOutput('out', id, fn);
@@ -68,10 +71,23 @@ const videoCases: VideoCase[] = [
   { name: 'pad letterboxes 4:3 into 16:9', output: change('mp4-h264-720p', (t) => ({ ...t, transConfig: { aspect: 'pad' } })), media: media({ width: 1440, height: 1080 }), want: { fit: 'pad', scaleWidth: 960, scaleHeight: 720, width: 1280, height: 720 } },
   { name: 'crop fills 16:9 into a square', output: change('mp4-h264-720p', (t) => ({ ...t, video: { ...t.video!, width: 720, height: 720 }, transConfig: { aspect: 'crop' } })), media: media({}), want: { fit: 'crop', scaleWidth: 1280, scaleHeight: 720, width: 720, height: 720 } },
   { name: 'stretch ignores the aspect', output: change('mp4-h264-720p', (t) => ({ ...t, video: { ...t.video!, width: 640, height: 640 }, transConfig: { aspect: 'stretch' } })), media: media({}), want: { fit: 'stretch', width: 640, height: 640 } },
-  { name: 'fps cap lowers 60 → 30', output: change('mp4-h264-720p', (t) => ({ ...t, video: { ...t.video!, fps: 30 } })), media: media({ fps: 60 }), want: { fps: 30, gopFrames: 60 } },
-  { name: 'fps never raised: 25 stays 25 under a 30 cap', output: change('mp4-h264-720p', (t) => ({ ...t, video: { ...t.video!, fps: 30 } })), media: media({ fps: 25 }), want: { fps: 25, gopFrames: 50 } },
-  { name: 'VFR source (avg 29.97) gets a constant 29.97', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 29.97 }), want: { fps: 29.97, gopFrames: 60 } },
-  { name: 'unknown rate falls back to 30', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 0 }), want: { fps: 30 } },
+  { name: 'fps cap lowers 60 → 30', output: fpsCap(30), media: media({ fps: 60, fpsRational: '60/1' }), want: { fps: 30, fpsRational: '30/1', gopFrames: 60 } },
+  { name: 'fps never raised: 25 stays 25 under a 30 cap', output: fpsCap(30), media: media({ fps: 25, fpsRational: '25/1' }), want: { fps: 25, fpsRational: '25/1', gopFrames: 50 } },
+  { name: '30000/1001 stays exactly 30000/1001 (GOP: 2 s of it, 60 frames)', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 29.97, fpsRational: '30000/1001' }), want: { fps: 29.97, fpsRational: '30000/1001', gopFrames: 60 } },
+  { name: '24000/1001 stays 24000/1001', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 23.976, fpsRational: '24000/1001' }), want: { fps: 23.976, fpsRational: '24000/1001', gopFrames: 48 } },
+  { name: 'a rate stated rounded (2997/100) is 30000/1001', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 29.97, fpsRational: '2997/100' }), want: { fpsRational: '30000/1001' } },
+  { name: 'VFR phone clip (60 nominal, 33.717 average) → 30, the nearest standard rate not above the average', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 33.717, fpsRational: '33717/1000' }), want: { fps: 30, fpsRational: '30/1', gopFrames: 60 } },
+  { name: 'VFR average 26.4 → 25', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 26.4, fpsRational: '132/5' }), want: { fps: 25, fpsRational: '25/1' } },
+  { name: 'VFR average 59.5 → 50 (59.94 is above it)', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 59.5, fpsRational: '119/2' }), want: { fps: 50, fpsRational: '50/1' } },
+  { name: 'odd constant 48 fps → 30', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 48, fpsRational: '48/1' }), want: { fpsRational: '30/1' } },
+  { name: '120 fps slow motion → 60', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 120, fpsRational: '120/1' }), want: { fpsRational: '60/1', gopFrames: 120 } },
+  { name: '59.94 stays 60000/1001', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 59.94, fpsRational: '60000/1001' }), want: { fps: 59.94, fpsRational: '60000/1001', gopFrames: 120 } },
+  { name: 'below every standard rate (15 fps capture): its own rate', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 15, fpsRational: '15/1' }), want: { fps: 15, fpsRational: '15/1', gopFrames: 30 } },
+  { name: 'a template cap of 29.97 is 30000/1001', output: fpsCap(29.97), media: media({ fps: 60, fpsRational: '60/1' }), want: { fps: 29.97, fpsRational: '30000/1001', gopFrames: 60 } },
+  { name: 'a 30 cap over a 30000/1001 source keeps 30000/1001 (a ceiling, not a rate)', output: fpsCap(30), media: media({ fps: 29.97, fpsRational: '30000/1001' }), want: { fpsRational: '30000/1001' } },
+  { name: 'a cap of 24 on a VFR 33.7 average: 24', output: fpsCap(24), media: media({ fps: 33.717, fpsRational: '33717/1000' }), want: { fpsRational: '24/1', gopFrames: 48 } },
+  { name: 'unknown rate falls back to 30', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 0, fpsRational: undefined }), want: { fps: 30 } },
+  { name: 'a probe result recorded before the exact rate (replay): planned as then, decimal and all', output: presetOutput('o', 'mp4-h264-720p'), media: media({ fps: 33.717, fpsRational: undefined }), want: { fps: 33.717, fpsRational: undefined, gopFrames: 67 } },
   { name: '10-bit source → 8-bit 4:2:0 H.264 by default', output: presetOutput('o', 'mp4-h264-720p'), media: media({ pixFmt: 'yuv420p10le' }), want: { pixFmt: 'yuv420p', profile: 'high' } },
   { name: '4:4:4 source → 4:2:0', output: presetOutput('o', 'mp4-h264-720p'), media: media({ pixFmt: 'yuv444p' }), want: { pixFmt: 'yuv420p' } },
   { name: '10-bit H.265 asks for main10', output: change('mp4-h265-1080p', (t) => ({ ...t, video: { ...t.video!, profile: undefined, pixFmt: 'yuv420p10le' } })), media: media({ pixFmt: 'yuv420p10le' }), want: { pixFmt: 'yuv420p10le', profile: 'main10', codec: 'h265' } },
