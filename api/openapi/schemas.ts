@@ -52,6 +52,7 @@ const media = z.object({
       width: z.number().int(),
       height: z.number().int(),
       fps: z.number(),
+      fpsRational: z.string().optional().describe('the average frame rate exactly, as a fraction (`30000/1001`)'),
       rotation: z.number(),
       pixFmt: z.string().nullable(),
       sar: z.tuple([z.number(), z.number()]),
@@ -103,7 +104,7 @@ export const jobSchema = z.object({
             height: z.number().int(),
             fps: z.number(),
             codecs: z.string(),
-            bandwidth: z.number().nullable(),
+            bandwidth: z.number().nullable().describe('peak bits per second over its segments (HLS BANDWIDTH; DASH: the representation @bandwidth)'),
           }),
         )
         .optional(),
