@@ -11,7 +11,7 @@
  * `tsx scripts/temporal-server.ts` prints both paths, building them if needed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, openSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -243,6 +243,8 @@ export async function registerNamespace(address: string, namespace: string, dead
 export async function startTemporalServer(options: TemporalServerOptions): Promise<TemporalServer> {
   const ip = options.ip ?? '127.0.0.1';
   const address = `${ip}:${options.port}`;
+  // The membership ports (port − 300 … − 297) are stored as a PostgreSQL smallint.
+  if (options.port < 1324 || options.port - 297 > 32767) throw new Error(`Temporal port ${options.port}: use 1324–33064 (its membership ports, 300 below, must fit a smallint)`);
   const log = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
   const child = spawn(
     options.binaries.server,
@@ -267,7 +269,8 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
       withConnection(address, (c) => c.workflowService.getSystemInfo({})), child);
   } catch (err) {
     await stop();
-    throw new Error(`${String(err)}${options.logFile ? ` (log: ${options.logFile})` : ''}`);
+    const tail = options.logFile ? readFileSync(options.logFile, 'utf8').split('\n').slice(-6).map((l) => l.slice(0, 400)).join('\n') : '';
+    throw new Error(`${String(err)}${options.logFile ? ` (log: ${options.logFile}, last lines:\n${tail})` : ''}`);
   }
   return { address, pid: child.pid!, exited, stop };
 }

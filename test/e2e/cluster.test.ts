@@ -1,0 +1,136 @@
+/**
+ * `npm run cluster` as a user runs it: PostgreSQL, the real Temporal server on it, 2 APIs and 3
+ * workers; a job submitted through one API is read through the other and its output downloaded;
+ * Ctrl-C stops every process it started, and a second start keeps the job (Temporal's and
+ * mediaflow's data live in PostgreSQL).
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../helpers/stack';
+import { decodesCleanly, makeClip, probeFile } from '../helpers/media';
+import { isFinal, pollJob } from '../helpers/jobs';
+import { needTool } from '../helpers/tools';
+import { findTemporalServer } from '../../scripts/temporal-server';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const hasPostgres = await fs.readdir('/usr/lib/postgresql').then((v) => v.length > 0, () => false);
+const skip =
+  needTool('PostgreSQL (initdb)', hasPostgres, '.ci/run installs Debian\'s postgresql') ||
+  needTool('temporal-server 1.29.1', findTemporalServer({ build: false }) !== null, '.ci/run builds it (npx tsx scripts/temporal-server.ts, go install)');
+
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-cluster-'));
+after(() => fs.rm(dir, { recursive: true, force: true }));
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  pids: number[];
+  apis: string[];
+}
+
+async function startCluster(ports: { api: number; temporal: number; pg: number }): Promise<Started> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/cluster.ts', '--dir', dir, '--api-port', String(ports.api), '--temporal-port', String(ports.temporal), '--pg-port', String(ports.pg)],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'WARN' } },
+  );
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 300_000;
+  while (!out.includes('mediaflow cluster is running')) {
+    if (child.exitCode !== null) throw new Error(`cluster exited early:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`cluster did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const line = /Processes\s+(.*)/.exec(out)![1]!;
+  const pids = [...line.trim().matchAll(/ (\d+)(?=,|$)/g)].map((m) => Number(m[1]));
+  const apis = /APIs\s+(.*)/.exec(out)![1]!.trim().split(/\s+/);
+  return { child, output: () => out, pids, apis };
+}
+
+function free(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A frontend port whose neighbours are free too, below 33064 (Temporal keeps membership ports, 300 lower, in a smallint). */
+async function temporalPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const all = [0, 1, 2, 3, 10, -300, -299, -298, -297].map((d) => port + d);
+    if ((await Promise.all(all.map(free))).every(Boolean)) return port;
+  }
+}
+
+async function alive(pid: number): Promise<boolean> {
+  try {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function ctrlC(c: Started): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => c.child.once('exit', (code) => resolve(code)));
+  c.child.kill('SIGINT');
+  return exited;
+}
+
+describe('npm run cluster', { skip, timeout: 900_000 }, () => {
+  test('2 APIs and 3 workers on the real Temporal server: a job through either API, Ctrl-C leaves nothing, data kept', async () => {
+    // The API ports are consecutive; Temporal's services use the ports just above and below its frontend.
+    const ports = { api: await freePort(), temporal: await temporalPort(), pg: await freePort() };
+    const first = await startCluster(ports);
+    let job: { id: string; outputs: { key: string }[] };
+    try {
+      assert.equal(first.apis.length, 2, first.output());
+      assert.equal(first.pids.length, 1 + 2 + 2 + 3, `supervisor, PostgreSQL, Temporal, 2 APIs, 3 workers: ${first.output()}`);
+      const [a, b] = first.apis as [string, string];
+      assert.notEqual(a, b);
+
+      const clip = path.join(dir, 'clip.mp4');
+      await makeClip(clip, { width: 640, height: 360, durationSec: 1 });
+      assert.equal((await fetch(`${a}/v1/objects/raw/clip.mp4`, { method: 'PUT', body: await fs.readFile(clip) })).status, 201);
+      const res = await fetch(`${b}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input: { key: 'raw/clip.mp4' }, outputs: [{ name: 'small', template: 'mp4-h264-360p' }] }),
+      });
+      assert.equal(res.status, 202, await res.clone().text());
+      const { id } = (await res.json()) as { id: string };
+      const done = await pollJob(a, id, isFinal, { timeoutMs: 180_000, intervalMs: 500 });
+      assert.equal(done.status, 'succeeded', JSON.stringify(done));
+      job = done as unknown as typeof job;
+      const out = await fetch(`${b}/v1/objects/${job.outputs[0]!.key}`);
+      assert.equal(out.status, 200);
+      const file = path.join(dir, 'out.mp4');
+      await fs.writeFile(file, Buffer.from(await out.arrayBuffer()));
+      const probed = await probeFile(file);
+      assert.equal(probed.streams.find((st) => st.codec_type === 'video')?.height, 360, JSON.stringify(probed));
+      assert.ok(await decodesCleanly(file), 'the output decodes');
+    } finally {
+      assert.equal(await ctrlC(first), 0, first.output());
+    }
+    assert.match(first.output(), /stopped\./);
+    for (const pid of first.pids) assert.equal(await alive(pid), false, `pid ${pid} is left running:\n${first.output()}`);
+
+    const second = await startCluster(ports);
+    try {
+      const again = (await (await fetch(`${second.apis[1]}/v1/jobs/${job.id}`)).json()) as { status: string };
+      assert.equal(again.status, 'succeeded', 'the job is still there after a restart');
+    } finally {
+      assert.equal(await ctrlC(second), 0, second.output());
+    }
+    for (const pid of second.pids) assert.equal(await alive(pid), false, `pid ${pid} is left running`);
+  });
+});
