@@ -86,8 +86,12 @@ export interface GraphStep {
   id: string;
   /** The tasks this step settles (default: the one task named `id`); dependents wait on task ids. */
   taskIds?: string[];
+  /** Every task the step waits for (for a shared step: the union of its tasks' needs). */
   dependsOn: string[];
-  run(): Promise<void>;
+  /** Per task of a shared step, the tasks it needs itself (default: all of `dependsOn`). */
+  needs?: Record<string, string[]>;
+  /** Runs the step's tasks whose own needs succeeded (the others are settled already). */
+  run(ready: string[]): Promise<void>;
 }
 
 /** Which slots an activity takes: encodes, or light work that never waits behind them. */
@@ -402,8 +406,9 @@ export class JobRun {
   /**
    * Runs a round's steps concurrently, each once the tasks it depends on are done. Every step's
    * "done" promise exists before any step starts, so order never depends on microtask timing.
-   * A step whose dependency did not succeed does not run: it is canceled when the job is being
-   * canceled or the dependency was canceled, else it fails with DependencyFailed (a retry re-runs both).
+   * A task whose dependency did not succeed does not run: it is canceled when the job is being
+   * canceled or the dependency was canceled, else it fails with DependencyFailed (a retry re-runs
+   * both). A shared step runs the tasks whose own needs succeeded.
    */
   async runGraph(steps: GraphStep[]): Promise<void> {
     const idsOf = (s: GraphStep) => s.taskIds ?? [s.id];
@@ -412,20 +417,22 @@ export class JobRun {
       steps.map(async (s) => {
         try {
           await Promise.all(s.dependsOn.map((id) => done.get(id)?.promise));
-          const blocker = s.dependsOn.map((id) => this.findTask(id)).find((d) => d?.status !== 'succeeded');
-          const tasks = this.tasksOf(idsOf(s));
-          if (blocker !== undefined || !tasks.length) {
-            for (const t of tasks) {
-              if (this.cancelRequest || blocker?.status === 'canceled') {
-                t.status = 'canceled';
-              } else {
-                const needs = blocker ? `${blocker.id}, which failed` : 'a task the job does not have';
-                Object.assign(t, { status: 'failed', error: { code: 'DependencyFailed', message: `needs ${needs}`, retryable: false } });
-              }
+          const ready: string[] = [];
+          for (const t of this.tasksOf(idsOf(s))) {
+            const blockerId = (s.needs?.[t.id] ?? s.dependsOn).find((id) => this.findTask(id)?.status !== 'succeeded');
+            if (blockerId === undefined) {
+              ready.push(t.id);
+              continue;
             }
-            return;
+            const blocker = this.findTask(blockerId);
+            if (this.cancelRequest || blocker?.status === 'canceled') {
+              t.status = 'canceled';
+            } else {
+              const needs = blocker ? `${blocker.id}, which failed` : `${blockerId}, a task the job does not have`;
+              Object.assign(t, { status: 'failed', error: { code: 'DependencyFailed', message: `needs ${needs}`, retryable: false } });
+            }
           }
-          await s.run();
+          if (ready.length) await s.run(ready);
         } finally {
           for (const id of idsOf(s)) done.get(id)?.resolve();
         }
@@ -483,7 +490,14 @@ export class JobRun {
     const steps: GraphStep[] = todo.filter((m) => m.kind !== 'transcode').map((m) => ({ id: m.id, dependsOn: dependenciesOf(m), run: () => this.runMediaTask(m, plan) }));
     groupByRange(transcodes).forEach((group, g) => {
       const id = `encode:${group[0]!.id}`;
-      steps.push({ id, taskIds: group.map((t) => t.id), dependsOn: [...new Set(group.flatMap(dependenciesOf))], run: () => this.runEncodeGroup(id, group, g) });
+      steps.push({
+        id,
+        taskIds: group.map((t) => t.id),
+        dependsOn: [...new Set(group.flatMap(dependenciesOf))],
+        needs: Object.fromEntries(group.map((t) => [t.id, dependenciesOf(t)])),
+        // A rendition whose watermark failed stays out; the others of the range still share a run.
+        run: (ready) => this.runEncodeGroup(id, group.filter((t) => ready.includes(t.id)), g),
+      });
     });
     return steps;
   }
