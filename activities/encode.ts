@@ -108,7 +108,7 @@ export async function sharedEncode<T>(
         const watermarkFiles = assetKeys.map((keys) => keys.map(() => assetFiles[next++]!));
         const layout = encodeLayout(tasks, dir);
         const durationSec = tasks[0]!.durationSec;
-        const base = { binary: binaries.ffmpeg, signal, stallMs: config.FFMPEG_STALL_SEC * 1000 };
+        const base = { binary: binaries.ffmpeg, signal, stallMs: config.FFMPEG_STALL_SEC * 1000, nice: config.ENCODE_NICE };
         const share = options.share ?? 1;
         // One process does the work of every rendition: its wall-clock limit grows with them.
         await runFfmpeg({

@@ -1,4 +1,5 @@
 /** Runs ffmpeg: argv array (no shell), progress from `-progress`, stall and wall-clock limits, abort on cancel. */
+import os from 'node:os';
 import { execa, ExecaError } from 'execa';
 import { MediaflowError } from '../model/errors';
 import { requireEncoders } from './capabilities';
@@ -16,6 +17,11 @@ export interface FfmpegRun {
   stallMs: number;
   /** Working directory, for arguments that name scratch files relative to it. */
   cwd?: string;
+  /**
+   * Scheduling niceness for this run (0 … 19): encodes run niced, so light work on the same
+   * worker (a poster, a probe, a package) gets the CPU first and is not slowed by them.
+   */
+  nice?: number;
 }
 
 const KILL_GRACE_MS = 1500;
@@ -40,6 +46,13 @@ export async function runFfmpeg(run: FfmpegRun): Promise<void> {
     lines: false,
     ...(run.cwd ? { cwd: run.cwd } : {}),
   });
+  if (run.nice && child.pid !== undefined) {
+    try {
+      os.setPriority(child.pid, run.nice);
+    } catch {
+      // Not allowed here (a container without the capability): the run goes on at normal priority.
+    }
+  }
   let lastMove = Date.now();
   let lastOutUs = -1;
   const counters: Record<string, number> = {};

@@ -29,6 +29,8 @@ export const configSchema = z.object({
   WORKER_ACTIVITY_CONCURRENCY: positiveInt.default(2),
   /** Slots for light work (probe, snapshots, packaging, cleanup, pipeline checks, callbacks): never shared with encodes. */
   WORKER_LIGHT_CONCURRENCY: positiveInt.default(8),
+  /** Niceness of encode runs (0: none): light work on the same worker gets the CPU first. */
+  ENCODE_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** Inputs (or clips) at least this long are encoded in chunks that any worker may take. */
   CHUNK_MIN_DURATION_SEC: positiveInt.default(90),
   /** The chunk length aimed at (rounded up to whole GOPs and HLS/DASH segments). */
