@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../helpers/stack';
 import { makeClip } from '../helpers/media';
+import { putObject, submitJob } from '../helpers/http';
 import { isFinal, pollJob } from '../helpers/jobs';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -94,14 +95,8 @@ describe('npm run dev', { timeout: 300_000 }, () => {
 
     const clip = path.join(dataDir, 'clip.mp4');
     await makeClip(clip, { width: 640, height: 360, durationSec: 1 });
-    assert.equal((await fetch(`${api}/v1/objects/raw/clip.mp4`, { method: 'PUT', body: await fs.readFile(clip) })).status, 201);
-    const res = await fetch(`${api}/v1/jobs`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ input: { key: 'raw/clip.mp4' }, outputs: [{ name: 'small', template: 'mp4-h264-360p' }] }),
-    });
-    assert.equal(res.status, 202);
-    const { id } = (await res.json()) as { id: string };
+    await putObject(api, 'raw/clip.mp4', clip);
+    const id = await submitJob(api, { input: { key: 'raw/clip.mp4' }, outputs: [{ name: 'small', template: 'mp4-h264-360p' }] });
     const job = await waitJob(id);
     assert.equal(job.status, 'succeeded');
 

@@ -1,5 +1,6 @@
 /** HTTP calls to the API as a client makes them: JSON or bytes in, status + parsed JSON out. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
 import type { JobState } from '../../model/job-state';
 
 export interface ApiAnswer {
@@ -33,6 +34,11 @@ export async function callApi(base: string, method: string, url: string, body?: 
     json = null;
   }
   return { status: res.status, json, text, type: res.headers.get('content-type') ?? '', headers: res.headers };
+}
+
+/** PUT /v1/objects/{key} of a local file, which must be stored (201). */
+export async function putObject(base: string, key: string, file: string): Promise<void> {
+  assert.equal((await fetch(`${base}/v1/objects/${key}`, { method: 'PUT', body: await fs.readFile(file) })).status, 201);
 }
 
 /** POST /v1/jobs that must be accepted; resolves the job id. */

@@ -2,6 +2,7 @@
  * Both object-store drivers through the same Storage interface: local disk, and OSS through the
  * real ali-oss client against the loopback OSS server (signatures checked, faults injected).
  */
+import { rejection } from '../helpers/errors';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -9,7 +10,6 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { MediaflowError } from '../../model/errors';
 import { loadConfig } from '../../model/config';
 import { createLocalStorage } from '../../storage/local';
 import { createOssStorage, type OssOptions } from '../../storage/oss';
@@ -45,14 +45,6 @@ function chunked(data: Buffer, max = 300_000): Readable {
   return Readable.from(parts);
 }
 
-async function rejection(p: Promise<unknown>): Promise<MediaflowError> {
-  const err = await p.then(
-    () => assert.fail('expected a failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof MediaflowError, `got ${String(err)}`);
-  return err;
-}
 
 function roundTrips(name: string, make: () => Promise<Storage>) {
   describe(`${name} driver`, () => {

@@ -5,6 +5,7 @@
  * connection; empty ETags never make the worker's input cache serve old content; stale multipart
  * uploads are aborted (and a failed abort is logged).
  */
+import { rejection } from '../helpers/errors';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -27,14 +28,6 @@ async function exists(file: string): Promise<boolean> {
   return fs.access(file).then(() => true, () => false);
 }
 
-async function rejection(p: Promise<unknown>): Promise<MediaflowError> {
-  const err = await p.then(
-    () => assert.fail('expected a failure'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof MediaflowError, `got ${String(err)}`);
-  return err;
-}
 
 async function listen(server: http.Server | net.Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

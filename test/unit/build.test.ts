@@ -13,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, spawnWorker, startStack, type Stack, type WorkerProcess } from '../helpers/stack';
 import { makeClip } from '../helpers/media';
+import { putObject, submitJob } from '../helpers/http';
 import { isFinal, pollJob, eventually } from '../helpers/jobs';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -81,14 +82,8 @@ describe('npm run build', { timeout: 400_000 }, () => {
       const api = stack.api!.url;
       const clip = path.join(stack.dataDir, 'clip.mp4');
       await makeClip(clip, { width: 320, height: 180, durationSec: 1 });
-      assert.equal((await fetch(`${api}/v1/objects/raw/clip.mp4`, { method: 'PUT', body: await fs.readFile(clip) })).status, 201);
-      const res = await fetch(`${api}/v1/jobs`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ input: { key: 'raw/clip.mp4' }, outputs: [{ name: 'small', template: 'mp4-h264-360p' }] }),
-      });
-      assert.equal(res.status, 202);
-      const { id } = (await res.json()) as { id: string };
+      await putObject(api, 'raw/clip.mp4', clip);
+      const id = await submitJob(api, { input: { key: 'raw/clip.mp4' }, outputs: [{ name: 'small', template: 'mp4-h264-360p' }] });
       const job = await pollJob(api, id, isFinal, { timeoutMs: 120_000, intervalMs: 250 });
       assert.equal(job.status, 'succeeded', JSON.stringify(job));
     });
