@@ -47,9 +47,9 @@ export function createChunkedEncoder(deps: ActivityDeps) {
   async function encodeAudio(source: JobInput, group: ChunkedGroup): Promise<string[]> {
     const tasks = audioTasks(group.tasks);
     if (!tasks.length) return [];
-    return sharedEncode(deps, source, tasks, {}, async (layout) => {
+    return sharedEncode(deps, source, tasks, { audioFiles: 'always' }, async (layout) => {
       const keys = layout.audioFiles.map((_, j) => audioKey(group, j));
-      for (const [j, file] of layout.audioFiles.entries()) await putChecked(keys[j]!, file, `the audio of "${group.tasks[0]!.name}"`);
+      for (const [j, file] of layout.audioFiles.entries()) await putChecked(keys[j]!, file!, `the audio of "${group.tasks[0]!.name}"`);
       return keys;
     });
   }

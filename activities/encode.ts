@@ -1,7 +1,7 @@
 /**
  * The encode activity's body: every rendition of one input range in ONE ffmpeg run (decode once,
  * `split` to one chain per rendition, each distinct audio setting encoded once), then each
- * rendition muxed with its audio by stream copy, checked and uploaded. One failure fails the run:
+ * rendition that shares its audio muxed with it by stream copy, checked and uploaded. One failure fails the run:
  * the activity (all of its renditions) is retried.
  */
 import type { JobError, OutputState } from '../model/job-state';
@@ -68,7 +68,7 @@ export function createEncoder(deps: ActivityDeps) {
     return sharedEncode(deps, source, tasks, { share: ENCODE_SHARE }, async (layout, { report, run }) => {
       const outputs: RenditionResult[] = [];
       for (const [i, r] of layout.renditions.entries()) {
-        if (r.audio !== null) await run(remuxArgs(r, layout.audioFiles[r.audio]!, limits), r.task.durationSec);
+        if (r.remux) await run(remuxArgs(r, layout.audioFiles[r.audio!]!, limits), r.task.durationSec);
         outputs.push(await renditionResult(() => finishOutput(deps, r.task, r.outputFile)));
         report(ENCODE_SHARE + ((1 - ENCODE_SHARE) * (i + 1)) / layout.renditions.length);
       }
@@ -95,7 +95,7 @@ export async function sharedEncode<T>(
   deps: ActivityDeps,
   source: JobInput,
   tasks: TranscodeTask[],
-  options: { frames?: Record<string, number | null>; share?: number },
+  options: { frames?: Record<string, number | null>; share?: number; audioFiles?: 'shared' | 'always' },
   after: (layout: EncodeLayout, context: SharedEncodeContext) => Promise<T>,
 ): Promise<T> {
   const { config, binaries } = deps;
@@ -106,7 +106,7 @@ export async function sharedEncode<T>(
       withHeartbeats(async (report, signal) => {
         let next = 0;
         const watermarkFiles = assetKeys.map((keys) => keys.map(() => assetFiles[next++]!));
-        const layout = encodeLayout(tasks, dir);
+        const layout = encodeLayout(tasks, dir, { audioFiles: options.audioFiles });
         const durationSec = tasks[0]!.durationSec;
         const base = { binary: binaries.ffmpeg, signal, stallMs: config.FFMPEG_STALL_SEC * 1000, nice: config.ENCODE_NICE };
         const share = options.share ?? 1;

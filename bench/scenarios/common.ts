@@ -70,7 +70,8 @@ export function transcodeCommand(service: BenchService, task: TranscodeTask, inp
 /**
  * The worker's own commands for one shared encode (media/args/encode.ts, as activities/encode.ts
  * runs them): one ffmpeg run that decodes once and writes every rendition's video and each
- * distinct audio once, then a stream-copy remux per rendition with audio. No watermarks (the
+ * distinct audio once (straight into the rendition when only one uses it), then a stream-copy remux
+ * per rendition that shares its audio. No watermarks (the
  * bench asks for none).
  */
 export function sharedEncodeCommands(service: BenchService, tasks: TranscodeTask[], input: string, outDir: string): { encode: Command; remuxes: (Command & { task: TranscodeTask })[] } {
@@ -80,10 +81,10 @@ export function sharedEncodeCommands(service: BenchService, tasks: TranscodeTask
     label: `decode once: ${tasks.map((t) => t.name).join(', ')}`,
     binary: service.binaries.ffmpeg,
     args: encodeArgs(layout, input, service.limits, layout.renditions.map(() => [])),
-    output: layout.renditions[0]!.videoFile ?? layout.audioFiles[0]!,
+    output: layout.renditions[0]!.videoFile ?? layout.renditions[0]!.outputFile,
   };
   const remuxes = layout.renditions.flatMap((r) =>
-    r.audio === null ? [] : [{ task: r.task, label: `remux ${r.task.name}`, binary: service.binaries.ffmpeg, args: remuxArgs(r, layout.audioFiles[r.audio]!, service.limits), output: r.outputFile }],
+    r.remux ? [{ task: r.task, label: `remux ${r.task.name}`, binary: service.binaries.ffmpeg, args: remuxArgs(r, layout.audioFiles[r.audio!]!, service.limits), output: r.outputFile }] : [],
   );
   return { encode, remuxes };
 }

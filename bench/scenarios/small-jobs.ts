@@ -55,7 +55,7 @@ export async function runSmallJobs(service: BenchService, settings: BenchSetting
 
   // Each job's tasks (from its history: the shared `encode` activity's input) as the plain
   // per-output commands a user would run (transcodeArgs + the snapshot), in submission order, as
-  // many at once as the worker runs. (The worker itself runs a decode-once encode + a remux.)
+  // many at once as the worker runs. (The worker runs one decode-once encode, with the audio muxed in.)
   const commands: Command[] = [];
   let perJob: Command[] = [];
   for (const [i, r] of records.entries()) {

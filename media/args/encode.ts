@@ -1,8 +1,10 @@
 /**
  * Decode once: the renditions of a job that read the same input range are encoded by ONE ffmpeg
  * process. The input is decoded once and `split` into one filter chain + encoder per rendition;
- * each distinct audio setting is encoded once into a file of its own, and each rendition is then
- * muxed with its audio by stream copy (`remuxArgs`). Pure: tasks in, argv out.
+ * each distinct audio setting is encoded once. An audio setting that only one rendition uses is
+ * encoded straight into that rendition's file; one that several share is encoded into a file of
+ * its own, and each of them is then muxed with it by stream copy (`remuxArgs`). Pure: tasks in,
+ * argv out.
  */
 import type { Chunk } from '../chunks';
 import type { AudioPlan, TranscodeTask } from '../plan';
@@ -17,12 +19,15 @@ export interface EncodeLayout {
     task: TranscodeTask;
     /** Index into `audio`, or null for a rendition without audio. */
     audio: number | null;
+    /** Its audio is shared with other renditions: muxed in after the encode (`remuxArgs`). */
+    remux: boolean;
     /** The encode writes the rendition's video here (`video-N.*`); null for an audio-only rendition. */
     videoFile: string | null;
-    /** The finished rendition: the video file itself when there is no audio to add, else a remux. */
+    /** The finished rendition: written by the encode itself, or by its remux. */
     outputFile: string;
   }[];
-  audioFiles: string[];
+  /** Per distinct audio setting, the file it is encoded into; null when its one user takes it directly. */
+  audioFiles: (string | null)[];
 }
 
 function extensionOf(container: TranscodeTask['container']): string {
@@ -50,23 +55,27 @@ export function groupByRange(tasks: TranscodeTask[]): TranscodeTask[][] {
 }
 
 /**
- * Where each file of a shared run goes inside `dir`. A rendition without audio is written by the
- * encode straight into its own container; one with audio gets its video in MP4 (which holds every
- * codec we encode) and is muxed with its audio afterwards.
+ * Where each file of a shared run goes inside `dir`. A rendition without audio, or the only user
+ * of its audio setting, is written by the encode straight into its own container. One whose audio
+ * is shared gets its video in MP4 (which holds every codec we encode) and is muxed with the shared
+ * audio file afterwards. `audioFiles: 'always'` writes every audio setting to a file of its own
+ * (the audio run of a chunked group, whose files are joined later).
  *
  * @example encodeLayout(tasks, '/scratch/run')
  */
-export function encodeLayout(tasks: TranscodeTask[], dir: string): EncodeLayout {
+export function encodeLayout(tasks: TranscodeTask[], dir: string, options: { audioFiles?: 'shared' | 'always' } = {}): EncodeLayout {
   if (!tasks.length) throw new Error('encodeLayout: no tasks');
   const { audio, indexOf } = distinctAudio(tasks);
+  const users = audio.map((_, j) => tasks.filter((t) => indexOf.get(t.id) === j).length);
+  const ownFile = audio.map((_, j) => options.audioFiles === 'always' || users[j]! > 1);
   const renditions = tasks.map((task, i) => {
     const a = indexOf.get(task.id) ?? null;
-    const ext = extensionOf(task.container);
-    const outputFile = `${dir}/output-${i}.${ext}`;
-    const videoFile = task.video ? (a === null ? outputFile : `${dir}/video-${i}.mp4`) : null;
-    return { task, audio: a, videoFile, outputFile };
+    const remux = a !== null && ownFile[a]!;
+    const outputFile = `${dir}/output-${i}.${extensionOf(task.container)}`;
+    const videoFile = task.video ? (remux ? `${dir}/video-${i}.mp4` : outputFile) : null;
+    return { task, audio: a, remux, videoFile, outputFile };
   });
-  return { audio, renditions, audioFiles: audio.map((_, j) => `${dir}/audio-${j}.mp4`) };
+  return { audio, renditions, audioFiles: audio.map((_, j) => (ownFile[j] ? `${dir}/audio-${j}.mp4` : null)) };
 }
 
 /**
@@ -127,21 +136,28 @@ export function encodeArgs(layout: EncodeLayout, input: string, limits: RunLimit
       '-map', `[${out}]`,
       ...videoEncoders[v.codec](v),
       '-pix_fmt', v.pixFmt,
-      '-an', '-sn', '-dn', '-map_metadata', '-1',
+      // Its audio encoded right here when no other rendition shares it.
+      ...(r.audio !== null && !r.remux ? audioArgs(layout.audio[r.audio]!) : ['-an']),
+      '-sn', '-dn', '-map_metadata', '-1',
       ...(limits.threads > 0 ? ['-threads', String(limits.threads)] : []),
       '-fs', String(limits.maxOutputBytes),
-      // Without audio to add, this is the rendition itself; else an MP4 to mux with its audio.
-      ...(r.audio === null ? muxers[r.task.container] : ['-f', 'mp4']),
+      // The rendition itself, or an MP4 to mux with its shared audio.
+      ...(r.remux ? ['-f', 'mp4'] : muxers[r.task.container]),
       r.videoFile!,
     ]);
   });
-  const audioOutputs = layout.audio.map((a, j) => [
+  // An audio-only rendition that is the one user of its setting is written here, in its container.
+  const audioOnly = renditions.filter((r) => !r.task.video && r.audio !== null && !r.remux);
+  const audioOutputs = [
+    ...layout.audio.flatMap((a, j) => (layout.audioFiles[j] ? [{ a, muxer: ['-f', 'mp4'], file: layout.audioFiles[j]! }] : [])),
+    ...audioOnly.map((r) => ({ a: layout.audio[r.audio!]!, muxer: muxers[r.task.container], file: r.outputFile })),
+  ].map(({ a, muxer, file }) => [
     ...(clip ? ['-t', clip.durationSec.toFixed(3)] : []),
     ...audioArgs(a),
     '-vn', '-sn', '-dn', '-map_metadata', '-1',
     '-fs', String(limits.maxOutputBytes),
-    '-f', 'mp4',
-    layout.audioFiles[j]!,
+    ...muxer,
+    file,
   ]);
   return [
     ...commonArgs(),

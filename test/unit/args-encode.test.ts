@@ -46,10 +46,10 @@ describe('decode once: encodeArgs', () => {
       task('sound', { container: 'm4a', video: null }),
     ];
     const layout = encodeLayout(tasks, '/s');
-    assert.deepEqual(layout.renditions.map((r) => [r.audio, r.videoFile, r.outputFile]), [
-      [0, '/s/video-0.mp4', '/s/output-0.mp4'],
-      [0, '/s/video-1.mp4', '/s/output-1.mp4'],
-      [0, null, '/s/output-2.m4a'],
+    assert.deepEqual(layout.renditions.map((r) => [r.audio, r.remux, r.videoFile, r.outputFile]), [
+      [0, true, '/s/video-0.mp4', '/s/output-0.mp4'],
+      [0, true, '/s/video-1.mp4', '/s/output-1.mp4'],
+      [0, true, null, '/s/output-2.m4a'],
     ]);
     assert.deepEqual(encodeArgs(layout, '/in', LIMITS, [[], [], []]), [
       ...COMMON,
@@ -62,18 +62,37 @@ describe('decode once: encodeArgs', () => {
     ]);
   });
 
-  test('two audio settings are two encodes; a rendition without audio is written in its own container at once', () => {
+  test('an audio setting only one rendition uses is encoded into that rendition: no audio file, no remux', () => {
     const tasks = [task('a'), task('b', { audio: audio({ bitrateKbps: 64 }) }), task('silent', { container: 'webm', audio: null, video: video({ codec: 'vp9', profile: '0', crf: 33 }) })];
     const layout = encodeLayout(tasks, '/s');
     assert.deepEqual(layout.audio.map((a) => a.bitrateKbps), [128, 64]);
-    assert.deepEqual(layout.renditions.map((r) => [r.audio, r.videoFile]), [[0, '/s/video-0.mp4'], [1, '/s/video-1.mp4'], [null, '/s/output-2.webm']]);
+    assert.deepEqual(layout.audioFiles, [null, null]);
+    assert.deepEqual(layout.renditions.map((r) => [r.audio, r.remux, r.videoFile]), [[0, false, '/s/output-0.mp4'], [1, false, '/s/output-1.mp4'], [null, false, '/s/output-2.webm']]);
     const args = encodeArgs(layout, '/in', LIMITS, [[], [], []]);
-    assert.deepEqual(args.slice(args.indexOf('/s/video-1.mp4') + 1), [
+    assert.deepEqual(args.slice(args.indexOf('-filter_complex') + 2), [
+      '-map', '[r0base]', ...H264(23), '-pix_fmt', 'yuv420p',
+      '-map', '0:a:0', '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2',
+      '-sn', '-dn', '-map_metadata', '-1', '-fs', '1000', '-movflags', '+faststart', '-f', 'mp4', '/s/output-0.mp4',
+      '-map', '[r1base]', ...H264(23), '-pix_fmt', 'yuv420p',
+      '-map', '0:a:0', '-c:a', 'aac', '-b:a', '64k', '-ar', '48000', '-ac', '2',
+      '-sn', '-dn', '-map_metadata', '-1', '-fs', '1000', '-movflags', '+faststart', '-f', 'mp4', '/s/output-1.mp4',
       '-map', '[r2base]', '-c:v', 'libvpx-vp9', '-profile:v', '0', '-crf', '33', '-b:v', '0', '-deadline', 'good', '-cpu-used', '5', '-row-mt', '1', '-g', '60', '-keyint_min', '60',
       '-pix_fmt', 'yuv420p', '-an', '-sn', '-dn', '-map_metadata', '-1', '-fs', '1000', '-f', 'webm', '/s/output-2.webm',
-      '-map', '0:a:0', '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2', '-vn', '-sn', '-dn', '-map_metadata', '-1', '-fs', '1000', '-f', 'mp4', '/s/audio-0.mp4',
-      '-map', '0:a:0', '-c:a', 'aac', '-b:a', '64k', '-ar', '48000', '-ac', '2', '-vn', '-sn', '-dn', '-map_metadata', '-1', '-fs', '1000', '-f', 'mp4', '/s/audio-1.mp4',
     ]);
+  });
+
+  test('an audio-only rendition alone with its setting is written in its own container; `always` keeps every audio in a file of its own', () => {
+    const tasks = [task('sound', { container: 'mp3', video: null, audio: audio({ codec: 'mp3' }) })];
+    const direct = encodeLayout(tasks, '/s');
+    assert.deepEqual(direct.audioFiles, [null]);
+    const args = encodeArgs(direct, '/in', LIMITS, [[]]);
+    assert.deepEqual(args.slice(args.indexOf('/in') + 1), [
+      '-map', '0:a:0', '-c:a', 'libmp3lame', '-b:a', '128k', '-ar', '48000', '-ac', '2', '-vn', '-sn', '-dn', '-map_metadata', '-1', '-fs', '1000', '-id3v2_version', '3', '-f', 'mp3', '/s/output-0.mp3',
+    ]);
+    const always = encodeLayout(tasks, '/s', { audioFiles: 'always' });
+    assert.deepEqual(always.audioFiles, ['/s/audio-0.mp4']);
+    assert.equal(always.renditions[0]!.remux, true);
+    assert.deepEqual(encodeArgs(always, '/in', LIMITS, [[]]).slice(-3), ['-f', 'mp4', '/s/audio-0.mp4']);
   });
 
   test('a clip: one seek for the run, -t on every output; a watermark is an input of its own per use', () => {
@@ -109,7 +128,7 @@ describe('decode once: encodeArgs', () => {
   });
 
   test('remux: video and the shared audio by stream copy into the rendition container; HEVC tagged hvc1 again', () => {
-    const layout = encodeLayout([task('h', { video: video({ codec: 'h265' }) })], '/s');
+    const layout = encodeLayout([task('h', { video: video({ codec: 'h265' }) }), task('h2', { video: video({ codec: 'h265', crf: 30 }) })], '/s');
     assert.deepEqual(remuxArgs(layout.renditions[0]!, '/s/audio-0.mp4', LIMITS), [
       ...COMMON,
       '-protocol_whitelist', 'file', '-format_whitelist', 'mov', '-i', '/s/video-0.mp4',
