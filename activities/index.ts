@@ -64,19 +64,28 @@ export interface Attempted<T> {
   attempt: number;
 }
 
+/** How long an activity runs before the job is told it is `running` (see `coded`). */
+export const ANNOUNCE_AFTER_MS = 1000;
+
 /**
  * Converts what an activity threw into what Temporal should see: our coded errors become
  * ApplicationFailures whose type is the code (non-retryable per the code table), with the
  * attempt number as detail; cancellation passes through untouched.
  */
+
 async function coded<T>(fn: () => Promise<T>, announce?: ActivityDeps['announceStarted']): Promise<T> {
   const { activityType, currentAttemptScheduledTimestampMs, activityId, attempt, workflowExecution } = Context.current().info;
-  // Not awaited: a slow signal must not hold up the work; a lost one only delays `running` in the job.
-  if (announce && workflowExecution) {
-    announce(workflowExecution.workflowId, activityId, attempt).catch((err: unknown) => {
-      console.warn(JSON.stringify({ level: 'warn', msg: 'could not announce an activity start', activityId, error: err instanceof Error ? err.message : String(err) }));
-    });
-  }
+  // Not awaited: a slow signal must not hold up the work; a lost one only delays `running` in the
+  // job. Sent once the run has lasted ANNOUNCE_AFTER_MS: an activity that is done by then (a probe,
+  // a poster, a small encode) shows its result instead, and costs the workflow no extra task.
+  const announcement =
+    announce && workflowExecution
+      ? setTimeout(() => {
+          announce(workflowExecution.workflowId, activityId, attempt).catch((err: unknown) => {
+            console.warn(JSON.stringify({ level: 'warn', msg: 'could not announce an activity start', activityId, error: err instanceof Error ? err.message : String(err) }));
+          });
+        }, ANNOUNCE_AFTER_MS)
+      : undefined;
   metrics.queueLag.observe({ activity: activityType }, Math.max(0, Date.now() - currentAttemptScheduledTimestampMs) / 1000);
   const timer = metrics.activityDuration.startTimer({ activity: activityType });
   try {
@@ -103,6 +112,8 @@ async function coded<T>(fn: () => Promise<T>, announce?: ActivityDeps['announceS
       details: [{ attempt }],
       cause: err instanceof Error ? err : undefined,
     });
+  } finally {
+    clearTimeout(announcement);
   }
 }
 
