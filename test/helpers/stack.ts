@@ -108,6 +108,13 @@ export interface Stack {
 
 let bundle: Promise<WorkflowBundle> | undefined;
 
+// A test process stopped by a signal (a runner killed, a CI timeout) exits through process.exit,
+// so the 'exit' hooks of scripts/temporal-cli.ts still take its Temporal dev servers down (they
+// run in process groups of their own and would be orphaned by a plain SIGTERM death).
+for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+  if (process.listenerCount(signal) === 0) process.once(signal, () => process.exit(code));
+}
+
 /**
  * @example const stack = await startStack({ api: true }); after(() => stack.stop())
  */
