@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { MediaflowError } from '../model/errors';
 import type { JobInput } from '../model/job';
+import { keyForTenant } from '../model/keys';
 import type { AudioTrackState, OutputState, RenditionState } from '../model/job-state';
 import type { PackageTask } from '../media/plan';
 import {
@@ -220,8 +221,9 @@ async function encryptHls(
   const fileOf = (k: number) => (rotate === null ? 'key.bin' : `key-${k}.bin`);
   const keys = Array.from({ length: count }, () => randomBytes(16));
   for (const [k, key] of keys.entries()) await fs.writeFile(path.join(dir, fileOf(k)), key, { mode: 0o600 });
-  // The default URI is relative to a media playlist one folder down: `../key.bin`.
-  const uriOf = (k: number) => (settings.keyUri ? settings.keyUri.replaceAll("{key}", encodeURI(`${folderKey}${fileOf(k)}`)) : `../${fileOf(k)}`);
+  // The default URI is relative to a media playlist one folder down: `../key.bin`. `{key}` is the
+  // key file's object key as the tenant names it (what GET /v1/objects/{key} reads for them).
+  const uriOf = (k: number) => (settings.keyUri ? settings.keyUri.replaceAll('{key}', encodeURI(keyForTenant(`${folderKey}${fileOf(k)}`))) : `../${fileOf(k)}`);
   for (const p of playlists) {
     const sequence = mediaSequenceOf(p.text);
     for (const [i, s] of parseMediaPlaylist(p.text).entries()) {

@@ -9,7 +9,9 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { audioTrackNames, dashTracksArgs, encryptPlaylist, groupedMasterPlaylist, mediaSequenceOf, sequenceIv, type AudioEntry, type MasterEntry } from '../../media/args/package';
 import { languageOf } from '../../media/probe-parse';
 import { packageAudio, type AudioPlan } from '../../media/plan';
-import type { MediaInfo } from '../../model/job-state';
+import type { JobState, MediaInfo, OutputState } from '../../model/job-state';
+import { jobForTenant } from '../../model/job-view';
+import { keyForTenant } from '../../model/keys';
 import { transcodeTemplateSchema } from '../../model/templates';
 
 const video = (width: number, height: number, peak: number, average: number): MasterEntry => ({
@@ -131,4 +133,17 @@ describe('template rules of hls', () => {
     assert.deepEqual(issues({ ...base, hls: { encryption: { method: 'sample-aes' } } })[0]?.[0], 'hls.encryption.method');
     assert.deepEqual(issues({ ...base, container: 'dash', hls: { audioOnlyVariant: true } })[0]?.[0], 'hls');
   });
+});
+
+test('a tenant sees its audio track and key objects without the tenant prefix; {key} names them so', () => {
+  assert.equal(keyForTenant('tenants/acme/job_1/s/key-0.bin'), 'job_1/s/key-0.bin');
+  assert.equal(keyForTenant('job_1/s/key.bin'), 'job_1/s/key.bin');
+  const output: OutputState = {
+    name: 's', key: 'tenants/acme/job_1/s/master.m3u8', sizeBytes: 1, durationSec: 1, video: null, audio: null,
+    audioTracks: [{ name: 'English', key: 'tenants/acme/job_1/s/audio.0/index.m3u8', language: 'en', default: true, codecs: 'mp4a.40.2', channels: 2, bandwidth: 1 }],
+    encryption: { method: 'AES-128', keyObjects: ['tenants/acme/job_1/s/key.bin'] },
+  };
+  const seen = jobForTenant({ input: { key: 'tenants/acme/in.mp4' }, outputs: [output], snapshots: [] } as unknown as JobState, 'acme').outputs[0]!;
+  assert.equal(seen.audioTracks?.[0]?.key, 'job_1/s/audio.0/index.m3u8');
+  assert.deepEqual(seen.encryption?.keyObjects, ['job_1/s/key.bin']);
 });
