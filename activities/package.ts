@@ -12,7 +12,7 @@ import type { AudioTrackState, OutputState, RenditionState } from '../model/job-
 import type { PackageTask } from '../media/plan';
 import {
   audioCodecOf, audioTrackNames, bandwidthOf, codecsOf, dashArgs, encryptPlaylist, extraAudioArgs, fixMpd, groupedMasterPlaylist, hlsRungArgs,
-  mediaSequenceOf, parseMediaPlaylist, parseMpd, sequenceIv, type AudioEntry, type MasterEntry, type RungFacts,
+  mainAudioRole, mediaSequenceOf, parseMediaPlaylist, parseMpd, sequenceIv, type AudioEntry, type MasterEntry, type RungFacts,
 } from '../media/args/package';
 import type { ProbeJson } from '../media/probe-parse';
 import { runFfmpeg } from './ffmpeg-run';
@@ -170,7 +170,9 @@ export function createPackager(deps: ActivityDeps) {
                 const sized = await Promise.all(r.segments.map(async (s) => ({ durationSec: s.durationSec, bytes: (await fs.stat(path.join(dir, s.uri))).size })));
                 peaks.set(r.id, bandwidthOf(sized, (await fs.stat(path.join(dir, r.init))).size).peak);
               }
-              await fs.writeFile(mpdFile, fixMpd(mpd, reps, peaks));
+              const main = audioTracks.findIndex((t) => t.default);
+              // dashTracksArgs numbers the audio sets from 1, in track order.
+              await fs.writeFile(mpdFile, plan && withAudio && main >= 0 ? mainAudioRole(fixMpd(mpd, reps, peaks), String(main + 1)) : fixMpd(mpd, reps, peaks));
               for (const [i, rung] of rungs.entries()) renditions.push(renditionOf(rung.name, `${folderKey}${manifest}`, facts[i]!, peaks.get(reps[i]?.id ?? '') ?? null));
               if (plan && withAudio) {
                 const a = facts[0]!.audio!;

@@ -409,3 +409,13 @@ export function sequenceIv(sequence: number): Buffer {
   iv.writeBigUInt64BE(BigInt(sequence), 8);
   return iv;
 }
+
+/**
+ * Marks the adaptation set `id` as the main audio (`<Role … value="main"/>`), as DASH players read
+ * the default track; dashenc states no role of its own for audio.
+ *
+ * @example mainAudioRole(mpd, '2')
+ */
+export function mainAudioRole(mpd: string, id: string): string {
+  return mpd.replace(new RegExp(`(<AdaptationSet id="${id}"[^>]*contentType="audio"[^>]*>)`), '$1\n\t\t\t<Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"/>');
+}

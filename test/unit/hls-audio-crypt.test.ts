@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { audioTrackNames, dashTracksArgs, encryptPlaylist, groupedMasterPlaylist, mediaSequenceOf, sequenceIv, type AudioEntry, type MasterEntry } from '../../media/args/package';
+import { audioTrackNames, dashTracksArgs, mainAudioRole, encryptPlaylist, groupedMasterPlaylist, mediaSequenceOf, sequenceIv, type AudioEntry, type MasterEntry } from '../../media/args/package';
 import { languageOf } from '../../media/probe-parse';
 import { packageAudio, type AudioPlan } from '../../media/plan';
 import type { JobState, MediaInfo, OutputState } from '../../model/job-state';
@@ -146,4 +146,11 @@ test('a tenant sees its audio track and key objects without the tenant prefix; {
   const seen = jobForTenant({ input: { key: 'tenants/acme/in.mp4' }, outputs: [output], snapshots: [] } as unknown as JobState, 'acme').outputs[0]!;
   assert.equal(seen.audioTracks?.[0]?.key, 'job_1/s/audio.0/index.m3u8');
   assert.deepEqual(seen.encryption?.keyObjects, ['job_1/s/key.bin']);
+});
+
+test('mainAudioRole: the Role main goes into the named audio set only', () => {
+  const mpd = '<AdaptationSet id="0" contentType="video" lang="und">\n</AdaptationSet>\n<AdaptationSet id="1" contentType="audio" lang="en">\n</AdaptationSet>\n<AdaptationSet id="2" contentType="audio" lang="fr">\n</AdaptationSet>';
+  const out = mainAudioRole(mpd, '2');
+  assert.equal(out.match(/<Role /g)?.length, 1);
+  assert.match(out, /lang="fr">\n\t\t\t<Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"\/>/);
 });

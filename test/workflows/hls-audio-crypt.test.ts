@@ -186,6 +186,9 @@ describe('HLS audio group', () => {
     const mpd = await fs.readFile(objectPath(`${multi.id}/dash/manifest.mpd`), 'utf8');
     const sets = [...mpd.matchAll(/<AdaptationSet ([^>]*)>/g)].map((m) => Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((a) => [a[1]!, a[2]!])));
     assert.deepEqual(sets.map((s) => [s.contentType, s.contentType === 'audio' ? s.lang : undefined]), [['video', undefined], ['audio', 'en'], ['audio', 'fr']]);
+    // The French set (the input's default) is the main audio.
+    assert.match(mpd, /<AdaptationSet [^>]*lang="fr"[^>]*>\s*<Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"\/>/);
+    assert.equal(mpd.match(/<Role /g)?.length, 1);
     const out = multi.outputs.find((o) => o.name === 'dash')!;
     assert.deepEqual(out.audioTracks?.map((a) => [a.language, a.default, a.bandwidth !== null && a.bandwidth > 50_000]), [['en', false, true], ['fr', true, true]]);
     // The French set's segments carry the 880 Hz track: init + first segments joined decode.
