@@ -294,6 +294,25 @@ hls.attachMedia(video);
 window.hls = hls;
 `;
 
+/** The same with shaka-player for an MPD: its audio languages and which is primary (Role main). */
+const SHAKA_PAGE = `<!doctype html><meta charset="utf-8"><video id="v" muted playsinline></video><script src="/shaka.js"></script><script src="/shaka-play.js"></script>`;
+const SHAKA_PLAY = `
+const video = document.getElementById('v');
+window.result = { errors: [], fatal: null, languages: [], primary: [] };
+shaka.polyfill.installAll();
+const player = new shaka.Player();
+player.addEventListener('error', (e) => { window.result.fatal = 'shaka error ' + (e.detail && e.detail.code); });
+(async () => {
+  try {
+    await player.attach(video);
+    await player.load(new URLSearchParams(location.search).get('src'));
+    window.result.languages = [...new Set(player.getVariantTracks().map((t) => t.language))].sort();
+    window.result.primary = [...new Set(player.getVariantTracks().filter((t) => t.primary).map((t) => t.language))];
+    await video.play();
+  } catch (err) { window.result.fatal = 'shaka error ' + (err.code || err.message); }
+})();
+`;
+
 describe('players', { skip: chromiumMissing }, () => {
   let browser: Browser;
   let server: http.Server;
@@ -302,10 +321,14 @@ describe('players', { skip: chromiumMissing }, () => {
   before(async () => {
     const hlsFile = path.join(path.dirname(require.resolve('hls.js/package.json')), 'dist/hls.min.js');
     const root = path.join(stack.dataDir, 'objects');
+    const shakaFile = path.join(path.dirname(require.resolve('shaka-player/package.json')), 'dist/shaka-player.compiled.js');
     server = http.createServer(async (req, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname === '/hls.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(await fs.readFile(hlsFile));
       if (url.pathname === '/play.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(PLAY);
+      if (url.pathname === '/shaka.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(await fs.readFile(shakaFile));
+      if (url.pathname === '/shaka-play.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(SHAKA_PLAY);
+      if (url.pathname === '/shaka') return res.writeHead(200, { 'content-type': 'text/html' }).end(SHAKA_PAGE);
       if (url.pathname === '/') return res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
       // The job's objects, as a plain static server would serve them.
       const file = path.join(root, decodeURIComponent(url.pathname.slice('/o/'.length)));
@@ -322,19 +345,19 @@ describe('players', { skip: chromiumMissing }, () => {
     server?.close();
   });
 
-  async function play(master: string) {
+  async function play(master: string, player = '') {
     const page = await browser.newPage();
     const requests: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
-    await page.goto(`${origin}/?${new URLSearchParams({ src: `${origin}/o/${master}` })}`);
+    await page.goto(`${origin}/${player}?${new URLSearchParams({ src: `${origin}/o/${master}` })}`);
     await page.waitForFunction(() => {
       const w = globalThis as any;
       return w.result?.fatal || w.document.getElementById('v').currentTime > 2;
     }, null, { timeout: 90_000 });
     const result = (await page.evaluate(() => {
       const w = globalThis as any;
-      return { ...w.result, currentTime: w.document.getElementById('v').currentTime, audioTrack: w.hls.audioTrack };
-    })) as { fatal: string | null; errors: string[]; tracks: { lang: string; name: string; default: boolean }[]; currentTime: number; audioTrack: number };
+      return { ...w.result, currentTime: w.document.getElementById('v').currentTime, audioTrack: w.hls?.audioTrack };
+    })) as { fatal: string | null; errors: string[]; tracks: { lang: string; name: string; default: boolean }[]; currentTime: number; audioTrack: number; languages: string[]; primary: string[] };
     await page.close();
     return { ...result, requests };
   }
@@ -353,5 +376,14 @@ describe('players', { skip: chromiumMissing }, () => {
     assert.equal(r.fatal, null, JSON.stringify(r.errors));
     assert.ok(r.currentTime > 2, `currentTime ${r.currentTime}`);
     assert.ok(r.requests.some((u) => u.endsWith('/enc/key.bin')), 'the key was fetched');
+  });
+
+  test('shaka-player plays the DASH output, lists both languages, the default one primary', { timeout: 180_000 }, async () => {
+    const r = await play(`${multi.id}/dash/manifest.mpd`, 'shaka');
+    assert.equal(r.fatal, null, JSON.stringify(r.errors));
+    assert.ok(r.currentTime > 2, `currentTime ${r.currentTime}`);
+    assert.deepEqual(r.languages, ['en', 'fr']);
+    // shaka picks by the browser's language first (en-US here); Role main makes French its primary.
+    assert.deepEqual(r.primary, ['fr'], 'the Role main set (the input\'s default) is primary');
   });
 });
