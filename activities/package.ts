@@ -2,12 +2,18 @@
  * The package activity: the finished rungs of a ladder cut into HLS or DASH segments (stream copy,
  * no second encode), uploaded beside a master playlist / manifest written last.
  */
+import { createCipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { MediaflowError } from '../model/errors';
-import type { OutputState, RenditionState } from '../model/job-state';
+import type { JobInput } from '../model/job';
+import { keyForTenant } from '../model/keys';
+import type { AudioTrackState, OutputState, RenditionState } from '../model/job-state';
 import type { PackageTask } from '../media/plan';
-import { bandwidthOf, codecsOf, dashArgs, fixMpd, hlsRungArgs, masterPlaylist, parseMediaPlaylist, parseMpd, type RungFacts } from '../media/args/package';
+import {
+  audioCodecOf, audioTrackNames, bandwidthOf, codecsOf, dashArgs, encryptPlaylist, extraAudioArgs, fixMpd, groupedMasterPlaylist, hlsRungArgs,
+  mainAudioRole, mediaSequenceOf, parseMediaPlaylist, parseMpd, sequenceIv, type AudioEntry, type MasterEntry, type RungFacts,
+} from '../media/args/package';
 import type { ProbeJson } from '../media/probe-parse';
 import { runFfmpeg } from './ffmpeg-run';
 import { ffprobeJson } from './probe';
@@ -19,6 +25,18 @@ export interface PackageInput {
   task: PackageTask;
   /** The rungs' files in the store, highest first, with the names of their folders. */
   rungs: { name: string; key: string }[];
+  /** The job's input: the audio tracks the rungs do not carry are encoded from it (absent in older histories). */
+  input?: JobInput;
+}
+
+/** One audio track of the presentation, as the package step sees it. */
+interface Track {
+  streamIndex: number;
+  language: string | null;
+  default: boolean;
+  /** The rungs' own audio (taken from the first rung), else encoded here into `file`. */
+  primary: boolean;
+  file?: string;
 }
 
 function factsOf(json: ProbeJson, name: string): RungFacts & { durationSec: number } {
@@ -62,44 +80,109 @@ export function createPackager(deps: ActivityDeps) {
     const { task, rungs } = input;
     if (!rungs.length) throw new MediaflowError('OutputNotPossible', `output "${task.name}" has no rung to package`);
     const folderKey = task.outputKey.slice(0, task.outputKey.lastIndexOf('/') + 1);
-    return withLocalInputs(deps, rungs.map((r) => r.key), (files) =>
+    const plan = task.audio;
+    const tracks: Track[] = plan
+      ? plan.tracks.map((t) => ({ ...t, primary: t.streamIndex === plan.plan.streamIndex }))
+      : [{ streamIndex: 0, language: null, default: true, primary: true }];
+    const extra = tracks.filter((t) => !t.primary);
+    if (extra.length && !input.input) throw new MediaflowError('OutputNotPossible', `output "${task.name}": the input is needed to encode its other audio tracks`);
+    const sources = [...rungs.map((r) => r.key), ...(extra.length ? [input.input!] : [])];
+    return withLocalInputs(deps, sources, (local) =>
       withHeartbeats(async (report, signal) =>
         withScratchDir(deps, async (dir) => {
+          const files = local.slice(0, rungs.length);
           const facts = await Promise.all(files.map(async (f, i) => factsOf(await ffprobeJson(binaries.ffprobe, f), rungs[i]!.name)));
           const durationSec = facts[0]!.durationSec;
           const limits = { durationSec, signal, timeoutMs: ffmpegTimeoutMs(durationSec), stallMs: config.FFMPEG_STALL_SEC * 1000 };
+          const withAudio = facts[0]!.audio !== null;
+          const audioTracks = withAudio ? tracks : [];
+          // The other tracks: encoded once, here, with the rungs' audio settings (outside `dir`,
+          // which is uploaded as it is).
+          const extraDir = `${dir}.audio`;
           const renditions: RenditionState[] = [];
+          const trackStates: AudioTrackState[] = [];
+          const names = audioTrackNames(audioTracks.map((t) => t.language));
           let manifest: string;
-          if (task.format === 'hls') {
-            const entries = [];
-            for (const [i, rung] of rungs.entries()) {
-              const rungDir = path.join(dir, rung.name);
-              await fs.mkdir(rungDir);
-              await runFfmpeg({ binary: binaries.ffmpeg, args: hlsRungArgs(files[i]!, rungDir, task.segmentSec), ...limits, onProgress: (p) => report((i + p) / rungs.length) });
-              const segments = parseMediaPlaylist(await fs.readFile(path.join(rungDir, 'index.m3u8'), 'utf8'));
-              const sized = await Promise.all(segments.map(async (s) => ({ durationSec: s.durationSec, bytes: (await fs.stat(path.join(rungDir, s.uri))).size })));
-              const bandwidth = bandwidthOf(sized, (await fs.stat(path.join(rungDir, 'init.mp4'))).size);
-              const uri = `${rung.name}/index.m3u8`;
-              entries.push({ uri, facts: facts[i]!, bandwidth });
-              renditions.push(renditionOf(rung.name, `${folderKey}${uri}`, facts[i]!, bandwidth.peak));
+          let encryption: OutputState['encryption'];
+          try {
+            const toEncode = withAudio ? extra : [];
+            if (toEncode.length) {
+              await fs.mkdir(extraDir, { recursive: true });
+              toEncode.forEach((t) => (t.file = path.join(extraDir, `audio-${t.streamIndex}.mp4`)));
+              await runFfmpeg({
+                binary: binaries.ffmpeg,
+                args: extraAudioArgs(local[rungs.length]!, plan!, toEncode.map((t) => ({ streamIndex: t.streamIndex, file: t.file! })), config.MAX_OUTPUT_BYTES),
+                ...limits,
+                timeoutMs: ffmpegTimeoutMs(durationSec * toEncode.length),
+                onProgress: () => undefined,
+              });
             }
-            manifest = 'master.m3u8';
-            await fs.writeFile(path.join(dir, manifest), masterPlaylist(entries));
-          } else {
-            await runFfmpeg({ binary: binaries.ffmpeg, args: dashArgs(files, facts[0]!.audio !== null, dir, task.segmentSec, facts.map((f) => f.video)), ...limits, onProgress: report });
-            manifest = 'manifest.mpd';
-            const mpdFile = path.join(dir, manifest);
-            const mpd = await fs.readFile(mpdFile, 'utf8');
-            const reps = parseMpd(mpd);
-            // Each representation's peak, measured from its own segments as for HLS. The video
-            // representations come first, one per rung in rung order (dashArgs maps them so).
-            const peaks = new Map<string, number>();
-            for (const r of reps) {
-              const sized = await Promise.all(r.segments.map(async (s) => ({ durationSec: s.durationSec, bytes: (await fs.stat(path.join(dir, s.uri))).size })));
-              peaks.set(r.id, bandwidthOf(sized, (await fs.stat(path.join(dir, r.init))).size).peak);
+            const trackFile = (t: Track) => t.file ?? files[0]!;
+            if (task.format === 'hls') {
+              const steps = rungs.length + audioTracks.length;
+              const playlists: string[] = [];
+              /** One stream → its folder: media playlist, init.mp4, segments; resolves its bandwidth. */
+              const segment = async (source: string, folder: string, map: '0' | '0:v:0' | '0:a:0', step: number) => {
+                const out = path.join(dir, folder);
+                await fs.mkdir(out);
+                await runFfmpeg({ binary: binaries.ffmpeg, args: hlsRungArgs(source, out, task.segmentSec, map), ...limits, onProgress: (p) => report((step + p) / steps) });
+                const segments = parseMediaPlaylist(await fs.readFile(path.join(out, 'index.m3u8'), 'utf8'));
+                const sized = await Promise.all(segments.map(async (s) => ({ durationSec: s.durationSec, bytes: (await fs.stat(path.join(out, s.uri))).size })));
+                playlists.push(folder);
+                return bandwidthOf(sized, (await fs.stat(path.join(out, 'init.mp4'))).size);
+              };
+              const entries: MasterEntry[] = [];
+              for (const [i, rung] of rungs.entries()) {
+                const bandwidth = await segment(files[i]!, rung.name, withAudio ? '0:v:0' : '0', i);
+                entries.push({ uri: `${rung.name}/index.m3u8`, facts: facts[i]!, bandwidth });
+              }
+              const audioEntries: AudioEntry[] = [];
+              for (const [k, t] of audioTracks.entries()) {
+                // `audio.N`: a rung's name cannot hold a dot, so no folder of a rung collides.
+                const folder = `audio.${k}`;
+                const bandwidth = await segment(trackFile(t), folder, '0:a:0', rungs.length + k);
+                const a = facts[0]!.audio!;
+                audioEntries.push({ uri: `${folder}/index.m3u8`, name: names[k]!, language: t.language, default: t.default, channels: a.channels, codecs: audioCodecOf(a), bandwidth });
+              }
+              if (task.hls?.encryption) encryption = await encryptHls(dir, folderKey, playlists, task.hls.encryption);
+              const audioPeak = audioEntries.length ? Math.max(...audioEntries.map((a) => a.bandwidth.peak)) : 0;
+              for (const [i, e] of entries.entries()) renditions.push(renditionOf(rungs[i]!.name, `${folderKey}${e.uri}`, facts[i]!, e.bandwidth.peak + audioPeak));
+              for (const a of audioEntries) {
+                trackStates.push({ name: a.name, key: `${folderKey}${a.uri}`, language: a.language, default: a.default, codecs: a.codecs, channels: a.channels, bandwidth: a.bandwidth.peak });
+              }
+              manifest = 'master.m3u8';
+              await fs.writeFile(path.join(dir, manifest), groupedMasterPlaylist(entries, audioEntries, task.hls?.audioOnlyVariant === true));
+            } else {
+              const sizes = facts.map((f) => f.video);
+              const args = plan && withAudio
+                ? dashArgs(files, true, dir, task.segmentSec, sizes, audioTracks.map((t) => ({ file: t.primary ? null : trackFile(t), language: t.language })))
+                : dashArgs(files, withAudio, dir, task.segmentSec, sizes);
+              await runFfmpeg({ binary: binaries.ffmpeg, args, ...limits, onProgress: report });
+              manifest = 'manifest.mpd';
+              const mpdFile = path.join(dir, manifest);
+              const mpd = await fs.readFile(mpdFile, 'utf8');
+              const reps = parseMpd(mpd);
+              // Each representation's peak, measured from its own segments as for HLS. The video
+              // representations come first, one per rung in rung order (dashArgs maps them so),
+              // then one audio representation per track.
+              const peaks = new Map<string, number>();
+              for (const r of reps) {
+                const sized = await Promise.all(r.segments.map(async (s) => ({ durationSec: s.durationSec, bytes: (await fs.stat(path.join(dir, s.uri))).size })));
+                peaks.set(r.id, bandwidthOf(sized, (await fs.stat(path.join(dir, r.init))).size).peak);
+              }
+              const main = audioTracks.findIndex((t) => t.default);
+              // dashTracksArgs numbers the audio sets from 1, in track order.
+              await fs.writeFile(mpdFile, plan && withAudio && main >= 0 ? mainAudioRole(fixMpd(mpd, reps, peaks), String(main + 1)) : fixMpd(mpd, reps, peaks));
+              for (const [i, rung] of rungs.entries()) renditions.push(renditionOf(rung.name, `${folderKey}${manifest}`, facts[i]!, peaks.get(reps[i]?.id ?? '') ?? null));
+              if (plan && withAudio) {
+                const a = facts[0]!.audio!;
+                audioTracks.forEach((t, k) => {
+                  trackStates.push({ name: names[k]!, key: `${folderKey}${manifest}`, language: t.language, default: t.default, codecs: audioCodecOf(a), channels: a.channels, bandwidth: peaks.get(reps[rungs.length + k]?.id ?? '') ?? null });
+                });
+              }
             }
-            await fs.writeFile(mpdFile, fixMpd(mpd, reps, peaks));
-            for (const [i, rung] of rungs.entries()) renditions.push(renditionOf(rung.name, `${folderKey}${manifest}`, facts[i]!, peaks.get(reps[i]?.id ?? '') ?? null));
+          } finally {
+            await fs.rm(extraDir, { recursive: true, force: true });
           }
           const sizeBytes = await upload(dir, folderKey, manifest);
           const top = facts[0]!;
@@ -111,11 +194,48 @@ export function createPackager(deps: ActivityDeps) {
             video: { codec: top.video.codec, width: top.video.width, height: top.video.height, bitrateKbps: null },
             audio: top.audio ? { codec: top.audio.codec, channels: top.audio.channels, sampleRate: top.audio.sampleRate, bitrateKbps: null } : null,
             renditions,
+            ...(plan && trackStates.length ? { audioTracks: trackStates } : {}),
+            ...(encryption ? { encryption } : {}),
           };
         }),
       ),
     );
   };
+}
+
+/**
+ * AES-128 for every media playlist in `folders` (each `<folder>/index.m3u8` beside its segments):
+ * a random key per job (or per `rotateEverySegments` segments), written beside the output as
+ * `key.bin` (`key-N.bin` when rotating); each segment encrypted whole (AES-128-CBC, PKCS#7, IV =
+ * its media sequence number) and the playlist given its EXT-X-KEY lines. The keys exist only in
+ * this activity and in the store: what it returns names their objects, never their bytes.
+ */
+async function encryptHls(
+  dir: string,
+  folderKey: string,
+  folders: string[],
+  settings: NonNullable<NonNullable<PackageTask['hls']>['encryption']>,
+): Promise<NonNullable<OutputState['encryption']>> {
+  const rotate = settings.rotateEverySegments ?? null;
+  const playlists = await Promise.all(folders.map(async (f) => ({ folder: f, text: await fs.readFile(path.join(dir, f, 'index.m3u8'), 'utf8') })));
+  const most = Math.max(1, ...playlists.map((p) => parseMediaPlaylist(p.text).length));
+  const count = rotate === null ? 1 : Math.ceil(most / rotate);
+  const fileOf = (k: number) => (rotate === null ? 'key.bin' : `key-${k}.bin`);
+  const keys = Array.from({ length: count }, () => randomBytes(16));
+  for (const [k, key] of keys.entries()) await fs.writeFile(path.join(dir, fileOf(k)), key, { mode: 0o600 });
+  // The default URI is relative to a media playlist one folder down: `../key.bin`. `{key}` is the
+  // key file's object key as the tenant names it (what GET /v1/objects/{key} reads for them).
+  const uriOf = (k: number) => (settings.keyUri ? settings.keyUri.replaceAll('{key}', encodeURI(keyForTenant(`${folderKey}${fileOf(k)}`))) : `../${fileOf(k)}`);
+  for (const p of playlists) {
+    const sequence = mediaSequenceOf(p.text);
+    for (const [i, s] of parseMediaPlaylist(p.text).entries()) {
+      const file = path.join(dir, p.folder, s.uri);
+      const cipher = createCipheriv('aes-128-cbc', keys[rotate === null ? 0 : Math.floor(i / rotate)]!, sequenceIv(sequence + i));
+      await fs.writeFile(file, Buffer.concat([cipher.update(await fs.readFile(file)), cipher.final()]));
+    }
+    await fs.writeFile(path.join(dir, p.folder, 'index.m3u8'), encryptPlaylist(p.text, uriOf, rotate));
+  }
+  return { method: 'AES-128', keyObjects: keys.map((_, k) => `${folderKey}${fileOf(k)}`) };
 }
 
 function renditionOf(name: string, key: string, facts: RungFacts, bandwidth: number | null): RenditionState {

@@ -4,7 +4,7 @@
  */
 import type { JobSpec, ResolvedOutput, ResolvedSnapshot, ResolvedWatermark } from '../model/job';
 import type { JobError, MediaInfo } from '../model/job-state';
-import type { AudioCodec, Container, TranscodeTemplate, VideoCodec } from '../model/templates';
+import type { AudioCodec, Container, HlsSettings, TranscodeTemplate, VideoCodec } from '../model/templates';
 import { outputKey } from '../model/keys';
 import { constantRate, parseRate, rateFromNumber, rateText, rateValue, type Rate } from './rate';
 
@@ -89,6 +89,42 @@ export interface PackageTask {
   segmentSec: number;
   /** Rung transcode task ids, highest first; packaging waits for all of them. */
   rungTaskIds: string[];
+  /**
+   * The audio tracks of the presentation (absent in tasks planned before audio groups, and when the
+   * output has no audio). The track in `audio` is already in every rung (encoded once, shared); the
+   * other tracks are encoded once by the package step with the same settings.
+   */
+  audio?: PackageAudio;
+  /** HLS settings of the template (audio-only variant, encryption). */
+  hls?: HlsSettings;
+}
+
+export interface PackageAudio {
+  /** The rungs' audio: its settings and which input track it is. */
+  plan: AudioPlan;
+  clip: { startSec: number; durationSec: number } | null;
+  /** Every track of the presentation, in input order (one of them is `plan.streamIndex`). */
+  tracks: { streamIndex: number; language: string | null; default: boolean }[];
+}
+
+/** At most this many audio tracks of one input go into a presentation. */
+export const MAX_AUDIO_TRACKS = 8;
+
+/**
+ * The audio tracks a streaming output carries: the one it names (alone), else every track of the
+ * input (up to MAX_AUDIO_TRACKS, the rungs' own track always among them). The default is the track
+ * the input marks default, else the rungs' track.
+ */
+export function packageAudio(media: MediaInfo, audio: AudioPlan, clip: PackageAudio['clip'], named: boolean): PackageAudio {
+  const indexes = named ? [audio.streamIndex] : media.audio.map((_, i) => i).slice(0, MAX_AUDIO_TRACKS);
+  if (!indexes.includes(audio.streamIndex)) indexes[indexes.length - 1] = audio.streamIndex;
+  const marked = indexes.filter((i) => media.audio[i]?.default);
+  const defaultIndex = marked.length === 1 ? marked[0]! : audio.streamIndex;
+  return {
+    plan: audio,
+    clip,
+    tracks: indexes.map((i) => ({ streamIndex: i, language: media.audio[i]?.language ?? null, default: i === defaultIndex })),
+  };
 }
 
 export interface SnapshotTask {
@@ -402,6 +438,8 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
       outputKey: `${prefix}${out.name}/${t.container === 'hls' ? 'master.m3u8' : 'manifest.mpd'}`,
       segmentSec,
       rungTaskIds: rungs.map((r) => r.id),
+      ...(audio ? { audio: packageAudio(media, audio, clip, out.audioTrack !== undefined && out.audioTrack !== null) } : {}),
+      ...(t.hls ? { hls: t.hls } : {}),
     };
     return [...rungs, pkg];
   }

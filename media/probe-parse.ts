@@ -80,7 +80,24 @@ function audioOf(streams: ProbeStream[]): AudioInfo[] {
       channels: s.channels ?? 0,
       sampleRate: Number(s.sample_rate ?? 0),
       ...(s.disposition?.default ? { default: true } : {}),
+      ...languageOf(s.tags?.language),
     }));
+}
+
+/**
+ * A stream's language tag as BCP 47 (ISO 639-2 `eng`/`fre` → `en`/`fr`), or nothing for an
+ * untagged, `und` or malformed tag (a tag is user data: only a well-formed one goes into playlists).
+ *
+ * @example languageOf('ger') // { language: 'de' }
+ */
+export function languageOf(tag: string | undefined): { language?: string } {
+  if (!tag || !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/.test(tag)) return {};
+  try {
+    const canonical = Intl.getCanonicalLocales(tag)[0];
+    return canonical && canonical !== 'und' ? { language: canonical } : {};
+  } catch {
+    return {};
+  }
 }
 
 /**

@@ -40,6 +40,8 @@ export interface AudioInfo {
   sampleRate: number;
   /** The container marks this track as the one to play (absent: not marked). */
   default?: boolean;
+  /** Its language tag as a BCP 47 tag (`eng` in the file → `en`); absent when untagged or `und`. */
+  language?: string;
 }
 
 /** ffprobe's view of a file, normalised once. */
@@ -79,6 +81,22 @@ export interface OutputState {
   audio: { codec: string; channels: number; sampleRate: number; bitrateKbps: number | null } | null;
   /** HLS/DASH outputs: one entry per rung (the key is the rung's playlist, or the MPD for DASH). */
   renditions?: RenditionState[];
+  /** HLS/DASH outputs: one entry per audio track (HLS: an EXT-X-MEDIA rendition of the audio group). */
+  audioTracks?: AudioTrackState[];
+  /** An encrypted HLS output: the method and the store keys of its key files (never the key itself). */
+  encryption?: { method: 'AES-128'; keyObjects: string[] };
+}
+
+export interface AudioTrackState {
+  name: string;
+  /** Its media playlist (HLS) or the MPD (DASH). */
+  key: string;
+  /** BCP 47, or null when the input's track had no language tag. */
+  language: string | null;
+  default: boolean;
+  codecs: string;
+  channels: number;
+  bandwidth: number | null;
 }
 
 export interface RenditionState {

@@ -18,7 +18,13 @@ export function jobForTenant(state: JobState, tenant: string): JobState {
   return {
     ...state,
     input: 'key' in state.input && !('bucket' in state.input && state.input.bucket) ? { ...state.input, key: strip(state.input.key) } : state.input,
-    outputs: state.outputs.map((o) => ({ ...o, key: strip(o.key), ...(o.renditions ? { renditions: o.renditions.map((r) => ({ ...r, key: strip(r.key) })) } : {}) })),
+    outputs: state.outputs.map((o) => ({
+      ...o,
+      key: strip(o.key),
+      ...(o.renditions ? { renditions: o.renditions.map((r) => ({ ...r, key: strip(r.key) })) } : {}),
+      ...(o.audioTracks ? { audioTracks: o.audioTracks.map((a) => ({ ...a, key: strip(a.key) })) } : {}),
+      ...(o.encryption ? { encryption: { ...o.encryption, keyObjects: o.encryption.keyObjects.map(strip) } } : {}),
+    })),
     snapshots: state.snapshots.map((s) => ({ ...s, keys: s.keys.map(strip) })),
   };
 }

@@ -68,6 +68,16 @@ export function tenantPrefix(tenant: string): string {
 
 const DEFAULT_TENANT_ID = 'default';
 
+/**
+ * An object key as its tenant names it (`tenants/acme/a/b` → `a/b`; the default tenant's keys have
+ * no prefix). No tenant may name a key under `tenants/`, so the first two parts are the prefix.
+ *
+ * @example keyForTenant('tenants/acme/job_1/stream/key.bin') // 'job_1/stream/key.bin'
+ */
+export function keyForTenant(key: string): string {
+  return key.replace(/^tenants\/[a-z0-9][a-z0-9-]{0,62}\//, '');
+}
+
 /** Why the folder `tenants/` is off limits to every key a tenant names, the default tenant included. */
 const RESERVED = 'must not start with "tenants/" (reserved for tenant prefixes)';
 

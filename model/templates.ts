@@ -91,6 +91,26 @@ const ladderSchema = z.strictObject({
   rungs: z.array(rungSchema).min(1).max(8),
 });
 
+/** HLS packaging: an audio-only variant, AES-128 encryption of the segments. */
+const hlsSchema = z.strictObject({
+  /** Also list the audio on its own as a variant (for listeners on a very slow link). */
+  audioOnlyVariant: z.boolean().optional(),
+  encryption: z
+    .strictObject({
+      method: z.literal('aes-128'),
+      /**
+       * The key URI written into the playlists. Default: the key file beside the output, by a
+       * relative URI. `{key}` is replaced by the key file's object key (e.g. a key server behind
+       * your own auth: `https://keys.example.com/v1/keys?k={key}`).
+       */
+      keyUri: z.string().min(1).max(1024).regex(/^[^\s"]+$/, 'no spaces or double quotes').optional(),
+      /** A new key every this many segments (default: one key for the whole output). */
+      rotateEverySegments: z.number().int().min(1).max(10000).optional(),
+    })
+    .optional(),
+});
+export type HlsSettings = z.infer<typeof hlsSchema>;
+
 type Ctx = z.core.$RefinementCtx;
 
 function checkRate(v: { crf?: number | undefined; bitrateKbps?: number | undefined; maxrateKbps?: number | undefined }, ctx: Ctx, at: (string | number)[]): void {
@@ -148,6 +168,20 @@ function checkTranscode(t: TranscodeTemplate, ctx: Ctx): void {
   } else if (t.ladder) {
     ctx.addIssue({ code: 'custom', path: ['ladder'], message: 'only hls and dash templates have a ladder' });
   }
+  checkHls(t, ctx);
+}
+
+function checkHls(t: TranscodeTemplate, ctx: Ctx): void {
+  if (!t.hls) return;
+  if (t.container !== 'hls') ctx.addIssue({ code: 'custom', path: ['hls'], message: 'only hls templates have hls settings' });
+  const e = t.hls.encryption;
+  if (e?.keyUri !== undefined) {
+    if (!/^(https?:\/\/|[^:]*$)/i.test(e.keyUri)) ctx.addIssue({ code: 'custom', path: ['hls', 'encryption', 'keyUri'], message: 'an https/http URL or a relative URI' });
+    // Several keys behind one URI: a player would fetch the first key for every segment.
+    if (e.rotateEverySegments !== undefined && !e.keyUri.includes('{key}')) {
+      ctx.addIssue({ code: 'custom', path: ['hls', 'encryption', 'keyUri'], message: 'with rotateEverySegments the key URI must contain {key} (each key has its own URI)' });
+    }
+  }
 }
 
 const transcodeShape = {
@@ -157,6 +191,7 @@ const transcodeShape = {
   audio: audioSchema.optional(),
   transConfig: partial(transConfigFields).optional(),
   ladder: ladderSchema.optional(),
+  hls: hlsSchema.optional(),
 };
 
 const transcodeBase = z.strictObject(transcodeShape);
@@ -172,6 +207,7 @@ export const transcodeOverridesSchema = z.strictObject({
   audio: partial(audioFields).optional(),
   transConfig: partial(transConfigFields).optional(),
   ladder: ladderSchema.optional(),
+  hls: hlsSchema.optional(),
 });
 export type TranscodeOverrides = z.infer<typeof transcodeOverridesSchema>;
 

@@ -622,7 +622,7 @@ export class JobRun {
     const rungs = plan.tasks.flatMap((r) => (r.kind === 'transcode' && r.rung && m.rungTaskIds.includes(r.id) ? [{ name: r.rung.name, key: r.outputKey }] : []));
     // Packaging is a stream copy: light work.
     const { packageOutput } = this.activities('media', m.id, this.round, { work: 'light' });
-    const output = await this.runActivity([m.id], () => packageOutput({ task: m, rungs }));
+    const output = await this.runActivity([m.id], () => packageOutput({ task: m, rungs, input: this.input }));
     if (!output) return;
     this.state.outputs.push(output);
     // The segments now hold the rungs' media: the intermediate files can go.

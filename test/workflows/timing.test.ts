@@ -219,13 +219,16 @@ test('a 30000/1001 source: MP4, HLS and DASH at exactly 30000/1001, video and au
   for (const rung of state.outputs.find((o) => o.name === 'hls')!.renditions!) {
     const dir = path.join(hls, rung.name);
     assert.equal(rung.fps, 29.97);
-    assertStartTogether(await fs.readFile(path.join(dir, 'init.mp4')), await fs.readFile(path.join(dir, 'seg_00000.m4s')), `HLS ${rung.name}`);
+    // Video only: the audio is its own rendition (checked below).
+    assertStartTogether(await fs.readFile(path.join(dir, 'init.mp4')), await fs.readFile(path.join(dir, 'seg_00000.m4s')), `HLS ${rung.name}`, true, false);
     const playlist = await streamsOf(path.join(dir, 'index.m3u8'));
     const pv = playlist.streams.find((s) => s.codec_type === 'video')!;
     assert.equal(Number(pv.start_time), 0, `HLS ${rung.name}: ffprobe sees video from 0 (was 0.066)`);
     assert.equal(pv.avg_frame_rate, '30000/1001');
     assert.ok(await decodesCleanly(path.join(dir, 'index.m3u8')), `HLS ${rung.name} decodes`);
   }
+  const audioDir = path.join(hls, 'audio.0');
+  assertStartTogether(await fs.readFile(path.join(audioDir, 'init.mp4')), await fs.readFile(path.join(audioDir, 'seg_00000.m4s')), 'HLS audio', false, true);
 
   // DASH: frameRate, flags, durations, bandwidths; each init + first segment start together.
   const dash = objectPath(`${state.id}/dash`);
@@ -274,6 +277,8 @@ test('a VFR source (24 then 30 fps, 27.1 on average) comes out at a constant 25,
   assert.deepEqual([...master.matchAll(/FRAME-RATE=([\d.]+)/g)].map((m) => m[1]), state.outputs.find((o) => o.name === 'hls')!.renditions!.map(() => '25.000'));
   for (const rung of state.outputs.find((o) => o.name === 'hls')!.renditions!) {
     const dir = objectPath(`${state.id}/hls/${rung.name}`);
-    assertStartTogether(await fs.readFile(path.join(dir, 'init.mp4')), await fs.readFile(path.join(dir, 'seg_00000.m4s')), `HLS ${rung.name}`);
+    assertStartTogether(await fs.readFile(path.join(dir, 'init.mp4')), await fs.readFile(path.join(dir, 'seg_00000.m4s')), `HLS ${rung.name}`, true, false);
   }
+  const audioDir = objectPath(`${state.id}/hls/audio.0`);
+  assertStartTogether(await fs.readFile(path.join(audioDir, 'init.mp4')), await fs.readFile(path.join(audioDir, 'seg_00000.m4s')), 'HLS audio', false, true);
 });
