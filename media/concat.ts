@@ -9,43 +9,9 @@ import type { ConcatInput, JobSpec } from '../model/job';
 import type { MediaInfo } from '../model/job-state';
 import { chooseAudioTrack, displaySize, even, planJob, type Plan, type SnapshotTask, type TranscodeTask } from './plan';
 import { parseRate, rateText, rateValue, type Rate } from './rate';
+import type { ConcatPlan, ConcatSegment } from './concat-types';
 
-/** One input of the joined timeline. */
-export interface ConcatSegment {
-  input: ConcatInput['input'];
-  /** Seconds into the input where its part starts (0: the beginning). */
-  startSec: number;
-  /** Seconds of the input that are used. */
-  durationSec: number;
-  /** Frames of this part at the joined rate (0 when the run has no video). */
-  frames: number;
-  /** Samples of this part at `sampleRate`: exactly `frames` long when there is video. */
-  samples: number;
-  /** The input has a picture; without one, black frames stand in. */
-  video: boolean;
-  /** Which audio stream of the input is used; null: it has none, and silence stands in. */
-  audioStream: number | null;
-  /** Non-square pixels: stretched to square before fitting. */
-  sar: [number, number];
-  interlaced: boolean;
-}
-
-/** How a run joins its inputs into one picture stream and one audio stream. */
-export interface ConcatPlan {
-  segments: ConcatSegment[];
-  /** The joined picture: the first video input's display size, at the joined rate. */
-  width: number;
-  height: number;
-  /** The joined rate as a fraction (`30000/1001`): the fastest rate any rendition of the job uses. */
-  rate: string;
-  pixFmt: 'yuv420p' | 'yuv420p10le';
-  /** The joined audio: 48 kHz, mono or stereo (the most any output uses). */
-  sampleRate: number;
-  channels: number;
-  /** Whether the run joins pictures and sounds at all (audio-only or video-only jobs need one). */
-  withVideo: boolean;
-  withAudio: boolean;
-}
+export type { ConcatPlan, ConcatSegment };
 
 /** The joined audio's sample rate; each output resamples to its own. */
 export const CONCAT_SAMPLE_RATE = 48000;

@@ -6,7 +6,7 @@ import type { JobSpec, ResolvedOutput, ResolvedSnapshot, ResolvedWatermark } fro
 import type { JobError, MediaInfo } from '../model/job-state';
 import type { AudioCodec, Container, TranscodeTemplate, VideoCodec } from '../model/templates';
 import { outputKey } from '../model/keys';
-import type { ConcatPlan } from './concat';
+import type { ConcatPlan } from './concat-types';
 import { constantRate, parseRate, rateFromNumber, rateText, rateValue, type Rate } from './rate';
 
 export type FitMode = 'keep' | 'pad' | 'crop' | 'stretch';
