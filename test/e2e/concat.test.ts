@@ -8,6 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { JobState } from '../../model/job-state';
@@ -20,13 +22,27 @@ const run = promisify(execFile);
 
 let stack: Stack;
 let base: string;
+/** A loopback web server for URL inputs: GET /media/{name} answers the file registered under that name. */
+let web: http.Server;
+let webBase: string;
+const served = new Map<string, Buffer>();
 
 before(async () => {
-  stack = await startStack({ api: true });
+  // ALLOW_PRIVATE_URLS: the URL input below is served from loopback.
+  stack = await startStack({ api: true, env: { ALLOW_PRIVATE_URLS: 'true' } });
   base = stack.api!.url;
+  web = http.createServer((req, res) => {
+    const body = served.get((req.url ?? '').replace(/^\/media\//, ''));
+    if (body) res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': String(body.length) }).end(body);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
+  webBase = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
 });
 after(async () => {
   await stack?.stop();
+  web?.closeAllConnections();
+  web?.close();
 });
 
 /** An H.264 clip of its own size and rate; audio: none, or a loud tone of the given rate and channels. */
@@ -122,10 +138,12 @@ describe('concatenation (inputs[])', { timeout: 600_000 }, () => {
     await makeInput(path.join(dir, 'a.mp4'), { size: '640x360', rate: '25', durationSec: 2, audio: null });
     await makeInput(path.join(dir, 'b.mp4'), { size: '1280x720', rate: '30000/1001', durationSec: 2, audio: { sampleRate: 44100, channels: 1 } });
     await makeInput(path.join(dir, 'c.mp4'), { size: '360x640', rate: '60', durationSec: 3, audio: { sampleRate: 48000, channels: 2 } });
-    for (const n of ['a', 'b', 'c']) await putObject(base, `concat/${n}.mp4`, path.join(dir, `${n}.mp4`));
+    // a and c are uploaded objects; b is fetched from a URL (staged into the job's folder first).
+    for (const n of ['a', 'c']) await putObject(base, `concat/${n}.mp4`, path.join(dir, `${n}.mp4`));
+    served.set('b.mp4', await fs.readFile(path.join(dir, 'b.mp4')));
 
     const id = await submitJob(base, {
-      inputs: [{ key: 'concat/a.mp4' }, { key: 'concat/b.mp4' }, { key: 'concat/c.mp4', clip: { startSec: 0.5, durationSec: 1 } }],
+      inputs: [{ key: 'concat/a.mp4' }, { url: `${webBase}/media/b.mp4` }, { key: 'concat/c.mp4', clip: { startSec: 0.5, durationSec: 1 } }],
       outputs: [
         { name: 'joined', template: 'mp4-h264-360p' },
         {
@@ -187,6 +205,9 @@ describe('concatenation (inputs[])', { timeout: 600_000 }, () => {
     }
     // The poster comes from the first input (10 % into it).
     assert.deepEqual(job.snapshots.map((s) => s.name), ['poster']);
+    // The URL input's staged copy is gone once the job succeeded.
+    const parts = await fs.readdir(path.join(objects, id, '.parts')).catch(() => [] as string[]);
+    assert.deepEqual(parts, [], 'no staged inputs left');
   });
 
   test('a broken input fails the job without retries, naming its index', async () => {
