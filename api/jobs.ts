@@ -230,7 +230,7 @@ export async function submitJob(
           { key: searchAttributes.tenant, value: tenant },
           { key: searchAttributes.templates, value: [...new Set(outputs.map((o) => o.templateId))] },
         ],
-        staticSummary: `${describeInput(spec.input)} → ${names.join(', ')}`,
+        staticSummary: `${describeInput(spec.input)}${inputs ? ` + ${inputs.length - 1} more (joined)` : ''} → ${names.join(', ')}`,
         staticDetails: `tenant ${tenant} · pipeline ${spec.pipeline} · outputs under ${spec.outputPrefix}${id}/`,
       }),
     );
