@@ -115,10 +115,13 @@ function concatPlan(inputs: ConcatInput[], medias: MediaInfo[], joined: MediaInf
       interlaced: media.video?.interlaced === true,
     };
   });
+  // The joined picture has the first input's aspect at the size of the largest rendition's scale
+  // step: no rendition is upscaled from a smaller joined picture, none pays for a larger one.
+  const biggest = videos.filter((v) => v.fit !== 'stretch').reduce<(typeof videos)[number] | null>((b, v) => (b === null || v.scaleWidth * v.scaleHeight > b.scaleWidth * b.scaleHeight ? v : b), null);
   return {
     segments,
-    width: joined.video?.width ?? 0,
-    height: joined.video?.height ?? 0,
+    width: biggest?.scaleWidth ?? joined.video?.width ?? 0,
+    height: biggest?.scaleHeight ?? joined.video?.height ?? 0,
     rate: rate ? rateText(rate) : '',
     pixFmt: videos.some((v) => v.pixFmt === 'yuv420p10le') ? 'yuv420p10le' : 'yuv420p',
     sampleRate: CONCAT_SAMPLE_RATE,

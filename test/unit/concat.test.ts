@@ -53,6 +53,17 @@ describe('planConcatJob', () => {
     assert.equal(t!.clip, null);
   });
 
+  test('the joined picture is as large as the largest rendition needs, in the first input\'s aspect', () => {
+    const big = testSpec('a.mp4', [presetOutput('big', 'mp4-h264-1080p', (t) => ({ ...t, transConfig: { aspect: 'keep', noUpscale: false } })), presetOutput('small', 'mp4-h264-360p')], { inputs });
+    const [b, s] = transcodes(big);
+    assert.deepEqual([b!.video!.width, b!.video!.height, s!.video!.width, s!.video!.height], [1920, 1080, 640, 360]);
+    assert.deepEqual([b!.concat!.width, b!.concat!.height], [1920, 1080]);
+    // A 4K first input and a 360p output: the inputs are joined at 640x360, not at 4K.
+    const uhd = [media(2, video(3840, 2160, '25/1'), []), medias[1]!, medias[2]!];
+    const [t] = planConcatJob(testSpec('a.mp4', [presetOutput('mp4', 'mp4-h264-360p')], { inputs }), uhd).tasks.filter((x): x is TranscodeTask => x.kind === 'transcode');
+    assert.deepEqual([t!.concat!.width, t!.concat!.height], [640, 360]);
+  });
+
   test('an audio-only output joins sound only, each part as long as its clip', () => {
     const spec = testSpec('a.mp4', [presetOutput('m4a', 'm4a-aac-128k')], { inputs });
     const [t] = transcodes(spec);
