@@ -11,7 +11,7 @@ import {
 import type { Config } from '../model/config';
 import { taskQueueFor } from '../model/config';
 import { MediaflowError, type FieldError } from '../model/errors';
-import { describeInput, type JobInput, type JobSpec, type JobSubmit, type ResolvedOutput } from '../model/job';
+import { describeInput, type ConcatInput, type JobInput, type JobSpec, type JobSubmit, type ResolvedOutput } from '../model/job';
 import { checkUrl, checkUrlTarget } from '../storage/fetch-url';
 import { tenantKey } from '../model/keys';
 import { finalJobStatuses, type JobError, type JobState, type JobStatus } from '../model/job-state';
@@ -41,6 +41,8 @@ interface JobMemo {
   inputKey?: string;
   /** The input as submitted, minus a URL's query (it may hold a signature). */
   input?: JobInput;
+  /** A concatenation's inputs, the same way, with their clips. */
+  inputs?: (JobInput & { clip: ConcatInput['clip'] })[];
   userData: string | null;
   /** With an Idempotency-Key: the hash of the body the job was made from. */
   bodyHash?: string;
@@ -207,6 +209,7 @@ export async function submitJob(
     pipeline: spec.pipeline,
     ...('key' in input ? { inputKey: input.key } : {}),
     input: redactedInput(input),
+    ...(inputs ? { inputs: inputs.map((i) => ({ ...redactedInput(i.input), clip: i.clip })) } : {}),
     userData: spec.userData,
     ...(bodyHash ? { bodyHash } : {}),
   };
@@ -345,6 +348,7 @@ async function stateFromDescription(deps: JobsDeps, id: string, d: WorkflowExecu
     startedAt: null,
     finishedAt: finishedAtOf(run, status, d.typedSearchAttributes.get(searchAttributes.finishedAt), d.closeTime?.toISOString() ?? null),
     input: { ...(memo.input ?? { key: memo.inputKey ?? '' }), media: null },
+    ...(memo.inputs ? { inputs: memo.inputs.map((i) => ({ ...i, media: null })) } : {}),
     tasks: [],
     outputs: [],
     snapshots: [],

@@ -131,7 +131,7 @@ describe('concatenation (inputs[])', { timeout: 600_000 }, () => {
     assert.ok(JSON.stringify(submit.properties.inputs).includes('durationSec'), 'the item schema has clip.durationSec');
   });
 
-  test('three different inputs (one clipped) are joined into an MP4 and an HLS ladder, normalised to the plan', async () => {
+  test('three different inputs (one clipped) are joined into an MP4 and an HLS ladder, normalised to the plan', async (t) => {
     const dir = path.join(stack.dataDir, 'concat-src');
     await fs.mkdir(dir, { recursive: true });
     // 2 s 640x360 @ 25 without audio; 2 s 1280x720 @ 30000/1001 with mono 44.1 kHz; 3 s portrait 360x640 @ 60 with stereo 48 kHz, clipped to 1 s from 0.5 s.
@@ -189,6 +189,7 @@ describe('concatenation (inputs[])', { timeout: 600_000 }, () => {
     assert.ok((await leftEdgeLuma(mp4, 4.5)) < 24, 'portrait part is pillarboxed');
     assert.ok((await leftEdgeLuma(mp4, 1)) > 24, 'first part fills the frame');
     assert.ok(await decodesCleanly(mp4), 'the MP4 decodes without errors');
+    t.diagnostic(`mp4: ${v.width}x${v.height} @ ${v.r_frame_rate}, ${v.nb_read_frames} frames (planned ${plannedFrames}), video ${v.duration} s, audio ${a.duration} s (planned ${plannedSec} s); silent part max ${silent.max} dB, tones mean ${mono.mean} / ${stereo.mean} dB`);
 
     // The HLS ladder: each rung at its planned size, the same rate, frames and length.
     const hls = job.outputs.find((o) => o.name === 'stream')!;
@@ -202,6 +203,7 @@ describe('concatenation (inputs[])', { timeout: 600_000 }, () => {
       assert.ok(Math.abs(rp.durationSec - plannedSec) <= 2 / 25 + 0.05, `${r.name}: ${rp.durationSec} s vs ${plannedSec} s`);
       assert.ok(rp.streams.some((s) => s.codec_type === 'audio'), `${r.name} has audio`);
       assert.ok(await decodesCleanly(playlist), `${r.name} decodes without errors`);
+      t.diagnostic(`hls ${r.name}: ${rv.width}x${rv.height} @ ${rv.r_frame_rate}, ${rv.nb_read_frames} frames, ${rp.durationSec} s`);
     }
     // The poster comes from the first input (10 % into it).
     assert.deepEqual(job.snapshots.map((s) => s.name), ['poster']);
@@ -218,6 +220,9 @@ describe('concatenation (inputs[])', { timeout: 600_000 }, () => {
     await putObject(base, 'concat/ok.mp4', path.join(dir, 'ok.mp4'));
     await putObject(base, 'concat/junk.mp4', path.join(dir, 'junk.mp4'));
     const id = await submitJob(base, { inputs: [{ key: 'concat/ok.mp4' }, { key: 'concat/junk.mp4' }], outputs: [{ name: 'o', template: 'mp4-h264-360p' }] });
+    // From the first answer on (the memo while queued, the workflow's state after), the job lists its inputs.
+    const first = (await callApi(base, 'GET', `/v1/jobs/${id}`)).json as JobState;
+    assert.deepEqual(first.inputs?.map((i) => ('key' in i ? i.key : i.url)), ['concat/ok.mp4', 'concat/junk.mp4']);
     const job: JobState = await pollJob(base, id, isSettled, { timeoutMs: 120_000, intervalMs: 300 });
     assert.equal(job.status, 'failed');
     assert.equal(job.error?.code, 'InputUnreadable');
