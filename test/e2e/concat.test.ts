@@ -46,11 +46,11 @@ after(async () => {
 });
 
 /** An H.264 clip of its own size and rate; audio: none, or a loud tone of the given rate and channels. */
-async function makeInput(file: string, o: { size: string; rate: string; durationSec: number; audio: { sampleRate: number; channels: number } | null }): Promise<void> {
+async function makeInput(file: string, o: { size: string; rate: string; durationSec: number; audio: { sampleRate: number; channels: number } | null; pixFmt?: string }): Promise<void> {
   const { ffmpeg } = await testBinaries();
   const args = ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${o.size}:rate=${o.rate}:duration=${o.durationSec}`];
   if (o.audio) args.push('-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${o.audio.sampleRate}:duration=${o.durationSec}`);
-  args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p');
+  args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', o.pixFmt ?? 'yuv420p');
   if (o.audio) args.push('-c:a', 'aac', '-ac', String(o.audio.channels), '-ar', String(o.audio.sampleRate));
   args.push('-t', String(o.durationSec), file);
   await run(ffmpeg, args);
@@ -61,6 +61,7 @@ interface Stream {
   width?: number;
   height?: number;
   r_frame_rate?: string;
+  pix_fmt?: string;
   nb_read_frames?: string;
   duration?: string;
   sample_rate?: string;
@@ -134,10 +135,11 @@ describe('concatenation (inputs[])', { timeout: 600_000 }, () => {
   test('three different inputs (one clipped) are joined into an MP4 and an HLS ladder, normalised to the plan', async (t) => {
     const dir = path.join(stack.dataDir, 'concat-src');
     await fs.mkdir(dir, { recursive: true });
-    // 2 s 640x360 @ 25 without audio; 2 s 1280x720 @ 30000/1001 with mono 44.1 kHz; 3 s portrait 360x640 @ 60 with stereo 48 kHz, clipped to 1 s from 0.5 s.
+    // 2 s 640x360 @ 25 without audio; 2 s 1280x720 @ 30000/1001 with mono 44.1 kHz; 3 s portrait 360x640 @ 60 4:4:4 with stereo 48 kHz, clipped to 1 s from 0.5 s.
     await makeInput(path.join(dir, 'a.mp4'), { size: '640x360', rate: '25', durationSec: 2, audio: null });
     await makeInput(path.join(dir, 'b.mp4'), { size: '1280x720', rate: '30000/1001', durationSec: 2, audio: { sampleRate: 44100, channels: 1 } });
-    await makeInput(path.join(dir, 'c.mp4'), { size: '360x640', rate: '60', durationSec: 3, audio: { sampleRate: 48000, channels: 2 } });
+    // The portrait one is also 4:4:4 (another pixel format).
+    await makeInput(path.join(dir, 'c.mp4'), { size: '360x640', rate: '60', durationSec: 3, audio: { sampleRate: 48000, channels: 2 }, pixFmt: 'yuv444p' });
     // a and c are uploaded objects; b is fetched from a URL (staged into the job's folder first).
     for (const n of ['a', 'c']) await putObject(base, `concat/${n}.mp4`, path.join(dir, `${n}.mp4`));
     served.set('b.mp4', await fs.readFile(path.join(dir, 'b.mp4')));
@@ -158,6 +160,7 @@ describe('concatenation (inputs[])', { timeout: 600_000 }, () => {
     // Every input was probed; the job shows them in order with their clips.
     assert.equal(job.inputs?.length, 3);
     assert.deepEqual(job.inputs!.map((i) => i.media?.video?.width), [640, 1280, 360]);
+    assert.deepEqual(job.inputs!.map((i) => i.media?.video?.pixFmt), ['yuv420p', 'yuv420p', 'yuv444p']);
     assert.deepEqual(job.inputs![2]!.clip, { startSec: 0.5, durationSec: 1 });
     // One encode carried every rendition (a shared decode), never chunks.
     assert.equal(new Set(job.tasks.filter((t) => t.kind === 'transcode').map((t) => t.attempts)).size, 1);
@@ -171,7 +174,7 @@ describe('concatenation (inputs[])', { timeout: 600_000 }, () => {
     const p = await probeCounted(mp4);
     const v = p.streams.find((s) => s.codec_type === 'video')!;
     const a = p.streams.find((s) => s.codec_type === 'audio')!;
-    assert.deepEqual([v.width, v.height, v.r_frame_rate], [640, 360, '25/1']);
+    assert.deepEqual([v.width, v.height, v.r_frame_rate, v.pix_fmt], [640, 360, '25/1', 'yuv420p']);
     assert.equal(Number(v.nb_read_frames), plannedFrames, 'frame count = planned frames');
     // One frame per join at most (2 joins), and the AAC frame at the end.
     assert.ok(Math.abs(Number(v.duration) - plannedSec) <= 2 / 25, `video ${v.duration} s vs ${plannedSec} s`);
