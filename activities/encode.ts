@@ -50,7 +50,7 @@ export function createEncoder(deps: ActivityDeps) {
     let firstMissing: MediaflowError | null = null;
     for (const t of all) {
       try {
-        await requireEncoders(binaries.ffmpeg, encodeArgs(encodeLayout([t], '.'), 'input', limits, [t.video ? t.watermarks.map(() => 'asset') : []]));
+        await requireEncoders(binaries.ffmpeg, encodeArgs(encodeLayout([t], '.'), t.concat ? t.concat.segments.map(() => 'input') : 'input', limits, [t.video ? t.watermarks.map(() => 'asset') : []]));
       } catch (err) {
         if (!(err instanceof MediaflowError && err.code === 'EncoderMissing')) throw err;
         missing.set(t.id, { failed: { code: err.code, message: err.message, retryable: false } });
@@ -101,9 +101,13 @@ export async function sharedEncode<T>(
   const { config, binaries } = deps;
   const limits = { threads: config.FFMPEG_THREADS, maxOutputBytes: config.MAX_OUTPUT_BYTES };
   const assetKeys = tasks.map((t) => (t.video ? t.watermarks.map((w) => w.assetKey) : []));
-  return withLocalInputs(deps, [source, ...assetKeys.flat()], ([input, ...assetFiles]) =>
+  // A concatenation reads every input it joins (staged keys), in order; else the job's one input.
+  const sources = tasks[0]!.concat?.segments.map((g) => g.input) ?? [source];
+  return withLocalInputs(deps, [...sources, ...assetKeys.flat()], (files) =>
     withScratchDir(deps, (dir) =>
       withHeartbeats(async (report, signal) => {
+        const inputFiles = files.slice(0, sources.length);
+        const assetFiles = files.slice(sources.length);
         let next = 0;
         const watermarkFiles = assetKeys.map((keys) => keys.map(() => assetFiles[next++]!));
         const layout = encodeLayout(tasks, dir, { audioFiles: options.audioFiles });
@@ -113,7 +117,7 @@ export async function sharedEncode<T>(
         // One process does the work of every rendition: its wall-clock limit grows with them.
         await runFfmpeg({
           ...base,
-          args: encodeArgs(layout, input!, limits, watermarkFiles, options.frames),
+          args: encodeArgs(layout, tasks[0]!.concat ? inputFiles : inputFiles[0]!, limits, watermarkFiles, options.frames),
           durationSec,
           onProgress: (p) => report(p * share),
           timeoutMs: ffmpegTimeoutMs(durationSec * tasks.length),

@@ -11,7 +11,7 @@ import {
 import type { Config } from '../model/config';
 import { taskQueueFor } from '../model/config';
 import { MediaflowError, type FieldError } from '../model/errors';
-import { describeInput, type JobInput, type JobSpec, type JobSubmit, type ResolvedOutput } from '../model/job';
+import { describeInput, type ConcatInput, type JobInput, type JobSpec, type JobSubmit, type ResolvedOutput } from '../model/job';
 import { checkUrl, checkUrlTarget } from '../storage/fetch-url';
 import { tenantKey } from '../model/keys';
 import { finalJobStatuses, type JobError, type JobState, type JobStatus } from '../model/job-state';
@@ -41,6 +41,8 @@ interface JobMemo {
   inputKey?: string;
   /** The input as submitted, minus a URL's query (it may hold a signature). */
   input?: JobInput;
+  /** A concatenation's inputs, the same way, with their clips. */
+  inputs?: (JobInput & { clip: ConcatInput['clip'] })[];
   userData: string | null;
   /** With an Idempotency-Key: the hash of the body the job was made from. */
   bodyHash?: string;
@@ -81,10 +83,10 @@ function redactedInput(input: JobInput): JobInput {
  * connection; this is the early, friendly answer. A key outside the tenant's part of the store
  * answers exactly like a missing one.
  */
-async function checkInput(deps: JobsDeps, input: JobInput, tenant: string): Promise<JobInput> {
+async function checkInput(deps: JobsDeps, input: JobInput, tenant: string, field = 'input'): Promise<JobInput> {
   if ('url' in input) {
     await checkUrlTarget(input.url, { allowPrivate: deps.config.ALLOW_PRIVATE_URLS }).catch((err: unknown) => {
-      if (err instanceof MediaflowError) throw problemError(err.code, err.message, [{ path: 'input.url', message: err.message }]);
+      if (err instanceof MediaflowError) throw problemError(err.code, err.message, [{ path: `${field}.url`, message: err.message }]);
       throw err;
     });
     return input;
@@ -92,25 +94,25 @@ async function checkInput(deps: JobsDeps, input: JobInput, tenant: string): Prom
   if (input.bucket !== undefined) {
     const allowed = [deps.config.OSS_BUCKET, ...deps.config.OSS_INPUT_BUCKETS];
     if (deps.config.STORAGE_DRIVER !== 'oss' || !deps.storage.forBucket) {
-      throw problemError('InvalidInput', 'input.bucket is only for STORAGE_DRIVER=oss', [{ path: 'input.bucket', message: 'this server stores objects on local disk: give only "key"' }]);
+      throw problemError('InvalidInput', `${field}.bucket is only for STORAGE_DRIVER=oss`, [{ path: `${field}.bucket`, message: 'this server stores objects on local disk: give only "key"' }]);
     }
     // Other buckets are read by full object name, outside any tenant's prefix: the operator's own tenant only.
     if (tenant !== 'default') {
-      throw problemError('InvalidInput', 'input.bucket is for the default tenant only', [{ path: 'input.bucket', message: 'a tenant reads only its own objects: give only "key"' }]);
+      throw problemError('InvalidInput', `${field}.bucket is for the default tenant only`, [{ path: `${field}.bucket`, message: 'a tenant reads only its own objects: give only "key"' }]);
     }
     if (!allowed.includes(input.bucket)) {
-      throw problemError('InvalidInput', `bucket "${input.bucket}" is not one jobs may read`, [{ path: 'input.bucket', message: 'not an allowed input bucket (OSS_BUCKET, OSS_INPUT_BUCKETS)' }]);
+      throw problemError('InvalidInput', `bucket "${input.bucket}" is not one jobs may read`, [{ path: `${field}.bucket`, message: 'not an allowed input bucket (OSS_BUCKET, OSS_INPUT_BUCKETS)' }]);
     }
     // In the configured bucket, the tenants' folder stays theirs even by full name.
     const reserved = `${deps.config.OSS_PREFIX}tenants/`;
     const foreign = input.bucket === deps.config.OSS_BUCKET && (input.key.startsWith(reserved) || input.key === reserved.slice(0, -1));
     if (foreign || !(await deps.storage.forBucket(input.bucket).head(input.key))) {
-      const { detail, ...error } = keyNotFound(input.key, 'input.key');
+      const { detail, ...error } = keyNotFound(input.key, `${field}.key`);
       throw problemError('InputNotFound', `${detail} (bucket "${input.bucket}")`, [error]);
     }
     return input;
   }
-  return { key: await checkReadableKey(deps.storage, tenant, input.key, 'input.key') };
+  return { key: await checkReadableKey(deps.storage, tenant, input.key, `${field}.key`) };
 }
 
 /**
@@ -176,7 +178,13 @@ export async function submitJob(
   const outputPrefix = scopedOutputPrefix(tenant, body.outputPrefix);
   if (body.notify) checkNotifyUrl(deps.config, body.notify.url, 'notify.url');
   const { outputs, snapshots } = await resolveTemplates(deps.templates, deps.storage, tenant, body);
-  const input = await checkInput(deps, body.input, tenant);
+  // A concatenation: every input checked like `input`, in order (the first bad one is named: `inputs.N`).
+  let inputs: JobSpec['inputs'];
+  if (body.inputs) {
+    inputs = [];
+    for (const [n, i] of body.inputs.entries()) inputs.push({ ...i, input: await checkInput(deps, i.input, tenant, `inputs.${n}`) });
+  }
+  const input = inputs ? inputs[0]!.input : await checkInput(deps, body.input!, tenant);
   const spec: JobSpec = {
     id,
     tenant,
@@ -184,6 +192,7 @@ export async function submitJob(
     priorityKey: priorityKeyOf(pipeline.priority),
     createdAt: new Date().toISOString(),
     input,
+    ...(inputs ? { inputs } : {}),
     outputs,
     snapshots,
     // Outputs live in the tenant's part of the store; the job JSON shows them relative to it.
@@ -200,6 +209,7 @@ export async function submitJob(
     pipeline: spec.pipeline,
     ...('key' in input ? { inputKey: input.key } : {}),
     input: redactedInput(input),
+    ...(inputs ? { inputs: inputs.map((i) => ({ ...redactedInput(i.input), clip: i.clip })) } : {}),
     userData: spec.userData,
     ...(bodyHash ? { bodyHash } : {}),
   };
@@ -223,7 +233,7 @@ export async function submitJob(
           { key: searchAttributes.tenant, value: tenant },
           { key: searchAttributes.templates, value: [...new Set(outputs.map((o) => o.templateId))] },
         ],
-        staticSummary: `${describeInput(spec.input)} → ${names.join(', ')}`,
+        staticSummary: `${describeInput(spec.input)}${inputs ? ` + ${inputs.length - 1} more (joined)` : ''} → ${names.join(', ')}`,
         staticDetails: `tenant ${tenant} · pipeline ${spec.pipeline} · outputs under ${spec.outputPrefix}${id}/`,
       }),
     );
@@ -338,6 +348,7 @@ async function stateFromDescription(deps: JobsDeps, id: string, d: WorkflowExecu
     startedAt: null,
     finishedAt: finishedAtOf(run, status, d.typedSearchAttributes.get(searchAttributes.finishedAt), d.closeTime?.toISOString() ?? null),
     input: { ...(memo.input ?? { key: memo.inputKey ?? '' }), media: null },
+    ...(memo.inputs ? { inputs: memo.inputs.map((i) => ({ ...i, media: null })) } : {}),
     tasks: [],
     outputs: [],
     snapshots: [],

@@ -6,6 +6,7 @@ import type { JobSpec, ResolvedOutput, ResolvedSnapshot, ResolvedWatermark } fro
 import type { JobError, MediaInfo } from '../model/job-state';
 import type { AudioCodec, Container, HlsSettings, TranscodeTemplate, VideoCodec } from '../model/templates';
 import { outputKey } from '../model/keys';
+import type { ConcatPlan } from './concat-types';
 import { constantRate, parseRate, rateFromNumber, rateText, rateValue, type Rate } from './rate';
 
 export type FitMode = 'keep' | 'pad' | 'crop' | 'stretch';
@@ -77,6 +78,8 @@ export interface TranscodeTask {
   watermarks: WatermarkPlan[];
   /** Set for the rungs of an HLS/DASH output. */
   rung: { output: string; name: string; segmentSec: number } | null;
+  /** Set for a concatenation job (`inputs[]`): the inputs this task joins, read instead of the job's input. */
+  concat?: ConcatPlan;
 }
 
 export interface PackageTask {

@@ -128,6 +128,9 @@ export interface NotificationState {
   attempts: number;
 }
 
+/** One input of a concatenation as the job shows it. */
+export type ConcatInputState = JobInput & { clip: { startSec: number; durationSec: number | null } | null; media: MediaInfo | null };
+
 export interface JobState {
   id: string;
   status: JobStatus;
@@ -138,6 +141,8 @@ export interface JobState {
   finishedAt: string | null;
   /** The input as submitted (`key` with an optional `bucket`, or `url`) and what probing found. */
   input: JobInput & { media: MediaInfo | null };
+  /** A concatenation: every input in order with its clip and what probing found (`input` is the first). */
+  inputs?: ConcatInputState[];
   tasks: TaskState[];
   outputs: OutputState[];
   snapshots: SnapshotState[];

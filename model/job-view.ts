@@ -18,6 +18,7 @@ export function jobForTenant(state: JobState, tenant: string): JobState {
   return {
     ...state,
     input: 'key' in state.input && !('bucket' in state.input && state.input.bucket) ? { ...state.input, key: strip(state.input.key) } : state.input,
+    ...(state.inputs ? { inputs: state.inputs.map((i) => ('key' in i && !('bucket' in i && i.bucket) ? { ...i, key: strip(i.key) } : i)) } : {}),
     outputs: state.outputs.map((o) => ({
       ...o,
       key: strip(o.key),

@@ -68,6 +68,38 @@ export const jobInputSchema = z
     input.url !== undefined ? { url: input.url } : { key: input.key!, ...(input.bucket !== undefined ? { bucket: input.bucket } : {}) },
   );
 
+/** The most inputs one concatenation job may join. */
+export const MAX_CONCAT_INPUTS = 10;
+
+/** One input of a concatenation: what to read (as `input`) and, optionally, only part of it. */
+export const jobConcatInputSchema = z
+  .strictObject({
+    key: objectKeySchema.optional(),
+    bucket: bucketName.optional(),
+    url: httpUrl.optional(),
+    /** Only this part of this input: from `startSec`, for `durationSec` seconds (default: to its end). */
+    clip: z.strictObject({ startSec: z.number().min(0), durationSec: z.number().positive().optional() }).optional(),
+  })
+  .superRefine((input, ctx) => {
+    if ((input.key === undefined) === (input.url === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of "key" (an object) or "url"' });
+    }
+    if (input.bucket !== undefined && input.url !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['bucket'], message: '"bucket" goes with "key", not with "url"' });
+    }
+  })
+  .transform((i): ConcatInput => {
+    const { clip, ...rest } = i;
+    const input: JobInput = rest.url !== undefined ? { url: rest.url } : { key: rest.key!, ...(rest.bucket !== undefined ? { bucket: rest.bucket } : {}) };
+    return { input, clip: clip ? { startSec: clip.startSec, durationSec: clip.durationSec ?? null } : null };
+  });
+
+/** One input of a concatenation job, resolved: its clip (null: the whole input). */
+export interface ConcatInput {
+  input: JobInput;
+  clip: { startSec: number; durationSec: number | null } | null;
+}
+
 /** A short, secret-free description of an input for logs and the Temporal UI (URL queries may hold signatures). */
 export function describeInput(input: JobInput): string {
   if ('url' in input) {
@@ -97,7 +129,10 @@ export const jobSnapshotSchema = z.strictObject({ name, template: templateId.opt
 /** POST /v1/jobs body. */
 export const jobSubmitSchema = z
   .strictObject({
-    input: jobInputSchema,
+    /** The input; exactly one of `input` and `inputs`. */
+    input: jobInputSchema.optional(),
+    /** Several inputs joined, in order, into each output (concatenation); exactly one of `input` and `inputs`. */
+    inputs: z.array(jobConcatInputSchema).min(2).max(MAX_CONCAT_INPUTS).optional(),
     pipeline: templateId.default('default'),
     outputs: z.array(jobOutputSchema).max(20).default([]),
     /** Omitted: one `poster` JPEG. An empty list: no snapshots. */
@@ -110,6 +145,7 @@ export const jobSubmitSchema = z
       .optional(),
   })
   .superRefine((job, ctx) => {
+    concatRules(job, ctx);
     if (job.outputs.length === 0 && (job.snapshots?.length ?? 0) === 0 && job.snapshots !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['outputs'], message: 'a job needs at least one output or snapshot' });
     }
@@ -125,6 +161,27 @@ export const jobSubmitSchema = z
       } else seen.set(n, where);
     }
   });
+
+/**
+ * Exactly one of `input` and `inputs`; a concatenation takes its ranges from `inputs[].clip` and
+ * each input's default audio track, so outputs carry neither `clip` nor `audioTrack`.
+ */
+function concatRules(
+  job: { input?: unknown; inputs?: unknown[] | undefined; outputs: { clip?: unknown; audioTrack?: number | undefined }[] },
+  ctx: z.RefinementCtx,
+): void {
+  if (job.input === undefined && job.inputs === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['input'], message: 'give "input" (one input) or "inputs" (2 or more, joined)' });
+  }
+  if (job.input !== undefined && job.inputs !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['inputs'], message: 'give either "input" or "inputs", not both' });
+  }
+  if (job.inputs === undefined) return;
+  job.outputs.forEach((o, i) => {
+    if (o.clip !== undefined) ctx.addIssue({ code: 'custom', path: ['outputs', i, 'clip'], message: 'with "inputs", clip each input (inputs[].clip) instead' });
+    if (o.audioTrack !== undefined) ctx.addIssue({ code: 'custom', path: ['outputs', i, 'audioTrack'], message: 'with "inputs", each input\'s default audio track is used' });
+  });
+}
 
 export type JobSubmit = z.infer<typeof jobSubmitSchema>;
 export type JobSnapshotRequest = z.infer<typeof jobSnapshotSchema>;
@@ -161,7 +218,10 @@ export interface JobSpec {
   /** The pipeline's Temporal priority at submission (1 first … 5 last). */
   priorityKey: number;
   createdAt: string;
+  /** The input; for a concatenation, the first of `inputs`. */
   input: JobInput;
+  /** Set for a concatenation: the inputs joined, in order, into each output. */
+  inputs?: ConcatInput[];
   outputs: ResolvedOutput[];
   /** null: the default poster. */
   snapshots: ResolvedSnapshot[] | null;

@@ -28,11 +28,12 @@ import {
 import type { Activities } from '../activities';
 import type { RenditionResult } from '../activities/encode';
 import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
-import type { JobInput, JobSpec } from '../model/job';
+import type { ConcatInput, JobInput, JobSpec } from '../model/job';
 import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, OutputState, TaskKind, TaskState } from '../model/job-state';
 import { planJob, type MediaTask, type PackageTask, type Plan, type TranscodeTask } from '../media/plan';
 import { groupByRange } from '../media/args/encode';
 import { defaultChunkSettings, planChunks, type Chunk } from '../media/chunks';
+import { concatProblem, planConcatJob } from '../media/concat';
 import { lightQueueOf } from '../model/queues';
 import { activityStartedSignal, cancelSignal, pipelineResumedSignal, retrySignal, retryUpdate, searchAttributes, stateQuery } from './definitions';
 
@@ -65,6 +66,12 @@ export const FINISHED_AT_PATCH = 'finished-at-attribute';
  * path they were recorded with.
  */
 export const CUT_PATCH = 'cut-the-work';
+
+/**
+ * The version marker of concatenation (`inputs[]`): only jobs with inputs take its path (every
+ * input staged and probed in parallel, one encode that joins them), so no earlier history meets it.
+ */
+export const CONCAT_PATCH = 'concat-inputs';
 
 const options: Record<'probe' | 'media' | 'cleanup' | 'notify' | 'pipeline', ActivityOptions> = {
   pipeline: { startToCloseTimeout: '30s', retry, cancellationType: ActivityCancellationType.TRY_CANCEL },
@@ -164,6 +171,8 @@ export class JobRun {
   private input: JobInput;
   /** A URL input's copy in the job's folder (`.parts/source`), removed once the job succeeds. */
   private staged: string | null = null;
+  /** A concatenation's URL inputs, copied into the job's folder (`.parts/source-N`), removed once the job succeeds. */
+  private stagedInputs: string[] = [];
 
   constructor(readonly spec: JobSpec) {
     this.cut = patched(CUT_PATCH);
@@ -177,6 +186,7 @@ export class JobRun {
       startedAt: null,
       finishedAt: null,
       input: { ...spec.input, media: null },
+      ...(spec.inputs ? { inputs: spec.inputs.map((i) => ({ ...i.input, clip: i.clip, media: null })) } : {}),
       tasks: [],
       outputs: [],
       snapshots: [],
@@ -444,6 +454,7 @@ export class JobRun {
 
   /** Probes the input and plans the job; null when the probe did not succeed. */
   private async probeAndPlan(): Promise<Planned | null> {
+    if (this.spec.inputs) return this.probeAndPlanInputs(this.spec.inputs);
     this.setStatus('probing');
     const { probeInput } = this.activities('probe', 'probe');
     this.task('probe', 'probe');
@@ -461,6 +472,59 @@ export class JobRun {
     if (!media) return null;
     this.state.input.media = media;
     const plan = planJob(this.spec, media);
+    this.planned = { media, plan };
+    this.applyRefusals(plan);
+    return this.planned;
+  }
+
+  /**
+   * A concatenation: every input staged (URLs) and probed in parallel under the one probe task;
+   * the first broken input fails it, named by its index. Planned from all the probes at once.
+   */
+  private async probeAndPlanInputs(inputs: ConcatInput[]): Promise<Planned | null> {
+    patched(CONCAT_PATCH);
+    this.setStatus('probing');
+    const tasks = this.tasksOf([this.task('probe', 'probe').id]);
+    this.markStarted(tasks, this.activityId('probe'));
+    const probeOne = async (c: ConcatInput, i: number): Promise<{ input: ConcatInput; media: MediaInfo; attempt: number } | { outcome: Outcome }> => {
+      let input = c.input;
+      if ('url' in input) {
+        const key = `${this.spec.outputPrefix}${this.spec.id}/.parts/source-${i}`;
+        const from = input;
+        const staged = await this.settle(() => this.activities('probe', `probe/stage-${i}`).stageInput({ input: from, key }));
+        if ('outcome' in staged) return staged;
+        input = staged.value;
+        this.stagedInputs[i] = key;
+      }
+      const read = input;
+      const probed = await this.settle(() => this.activities('probe', `probe/${i}`).probeInput(read));
+      if ('outcome' in probed) return probed;
+      return { input: { ...c, input }, media: probed.value, attempt: probed.attempt };
+    };
+    const results = await Promise.all(inputs.map(probeOne));
+    const broken = results.findIndex((r) => 'outcome' in r);
+    if (broken >= 0) {
+      const { outcome } = results[broken] as { outcome: Outcome };
+      const named: Outcome = outcome.status === 'failed' ? { ...outcome, error: { ...outcome.error, message: `inputs[${broken}]: ${outcome.error.message}` } } : outcome;
+      this.markOutcome(tasks, named);
+      return null;
+    }
+    const probed = results as { input: ConcatInput; media: MediaInfo; attempt: number }[];
+    const medias = probed.map((r) => r.media);
+    probed.forEach((r, i) => {
+      if (this.state.inputs?.[i]) this.state.inputs[i]!.media = r.media;
+    });
+    this.state.input.media = medias[0]!;
+    const problem = concatProblem(inputs, medias);
+    if (problem) {
+      this.markOutcome(tasks, { status: 'failed', error: { code: 'UnsupportedInput', message: problem.message, retryable: false }, attempts: 1 });
+      return null;
+    }
+    this.markSucceeded(tasks, Math.max(...probed.map((r) => r.attempt)));
+    // Every later activity reads the staged copies; snapshots read the first input.
+    this.input = probed[0]!.input.input;
+    const media = medias[0]!;
+    const plan = planConcatJob({ ...this.spec, inputs: probed.map((r) => r.input) }, medias);
     this.planned = { media, plan };
     this.applyRefusals(plan);
     return this.planned;
@@ -520,7 +584,8 @@ export class JobRun {
   private async runEncodeGroup(id: string, group: TranscodeTask[], index: number): Promise<void> {
     const ids = group.map((t) => t.id);
     const settings = this.spec.chunking ?? defaultChunkSettings;
-    const chunks = planChunks(group, settings);
+    // A concatenation is encoded in one run: its inputs are never cut into chunks.
+    const chunks = group[0]!.concat ? null : planChunks(group, settings);
     if (chunks) return this.runChunked(id, group, index, chunks, settings.maxParallel);
     const { encode } = this.activities('media', id, this.round, { summary: `encode ${group.map((t) => t.name).join(', ')}` });
     const outputs = await this.runActivity(ids, () => encode({ input: this.input, tasks: group }), this.activityId(id));
@@ -691,6 +756,7 @@ export class JobRun {
   async removeIntermediates(): Promise<void> {
     const keys = this.planned?.plan.tasks.flatMap((m) => (m.kind === 'watermark' ? [m.assetKey] : [])) ?? [];
     if (this.staged) keys.push(this.staged);
+    keys.push(...this.stagedInputs.filter((k) => k !== undefined));
     if (!keys.length) return;
     await this.removeObjects('cleanup:watermarks', keys, [], 'watermark assets');
   }

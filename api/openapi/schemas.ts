@@ -61,6 +61,8 @@ const media = z.object({
   audio: z.array(z.object({ codec: z.string(), channels: z.number().int(), sampleRate: z.number().int() })),
 });
 
+const concatClip = z.object({ startSec: z.number(), durationSec: z.number().nullable() }).nullable();
+
 export const jobSchema = z.object({
   id: z.string(),
   status: z.enum(jobStatuses),
@@ -73,6 +75,15 @@ export const jobSchema = z.object({
     z.object({ key: z.string(), bucket: z.string().optional(), media: media.nullable() }),
     z.object({ url: z.string(), media: media.nullable() }),
   ]),
+  inputs: z
+    .array(
+      z.union([
+        z.object({ key: z.string(), bucket: z.string().optional(), clip: concatClip, media: media.nullable() }),
+        z.object({ url: z.string(), clip: concatClip, media: media.nullable() }),
+      ]),
+    )
+    .optional()
+    .describe('a concatenation: every input in order, with its clip and probe result (`input` is the first)'),
   tasks: z.array(
     z.object({
       id: z.string(),

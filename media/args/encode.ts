@@ -9,6 +9,7 @@
 import type { Chunk } from '../chunks';
 import type { AudioPlan, TranscodeTask } from '../plan';
 import { commonArgs, inputArgs } from './input';
+import { CONCAT_VIDEO, concatAudio, concatFilter, concatInputArgs } from './concat';
 import { audioArgs, muxers, videoEncoders, watermarkedChains, type RunLimits } from './transcode';
 
 /** What one shared run writes, and what each rendition is made of. */
@@ -108,9 +109,15 @@ export function distinctAudio(tasks: TranscodeTask[]): { audio: AudioPlan[]; ind
  *
  * @example encodeArgs(layout, '/cache/in.mp4', limits, layout.renditions.map(() => []))
  */
-export function encodeArgs(layout: EncodeLayout, input: string, limits: RunLimits, watermarkAssets: string[][], frames: Record<string, number | null> = {}): string[] {
+export function encodeArgs(layout: EncodeLayout, input: string | string[], limits: RunLimits, watermarkAssets: string[][], frames: Record<string, number | null> = {}): string[] {
   const { renditions } = layout;
   const clip = renditions[0]!.task.clip;
+  // A concatenation (media/args/concat.ts): its inputs joined into [cv]/[ca] first, split from there.
+  const concat = renditions[0]!.task.concat ?? null;
+  const inputs = typeof input === 'string' ? [input] : input;
+  const joinedAudio = concat ? concatAudio(layout.audio) : null;
+  // Audio setting j's map and encoder: from the joined audio of a concatenation, else the input's.
+  const audioOf = (j: number): string[] => (joinedAudio ? joinedAudio.args[j]! : audioArgs(layout.audio[j]!));
   renditions.forEach((r, i) => {
     if (!sameRange(r.task, renditions[0]!.task)) throw new Error(`encodeArgs: ${r.task.id} reads another input range`);
     const wanted = r.task.video ? r.task.watermarks.length : 0;
@@ -119,14 +126,14 @@ export function encodeArgs(layout: EncodeLayout, input: string, limits: RunLimit
   const videos = renditions.filter((r) => r.task.video);
   // Each watermark use is an input of its own (a stream feeds one filter pad), after the source.
   const assetInputs: string[] = [];
-  const graph: string[] = [];
-  if (videos.length) graph.push(`[0:v:0]split=${videos.length}${videos.map((_, k) => `[src${k}]`).join('')}`);
+  const graph: string[] = concat ? [...concatFilter(concat), ...joinedAudio!.chains] : [];
+  if (videos.length) graph.push(`[${concat ? CONCAT_VIDEO : '0:v:0'}]split=${videos.length}${videos.map((_, k) => `[src${k}]`).join('')}`);
   const videoOutputs: string[][] = [];
   renditions.forEach((r, i) => {
     const v = r.task.video;
     if (!v) return;
     const k = videoOutputs.length;
-    const { chains, out } = watermarkedChains(v, r.task.watermarks, `src${k}`, 1 + assetInputs.length, `r${k}`);
+    const { chains, out } = watermarkedChains(v, r.task.watermarks, `src${k}`, inputs.length + assetInputs.length, `r${k}`);
     assetInputs.push(...(watermarkAssets[i] ?? []));
     graph.push(...chains);
     videoOutputs.push([
@@ -137,7 +144,7 @@ export function encodeArgs(layout: EncodeLayout, input: string, limits: RunLimit
       ...videoEncoders[v.codec](v),
       '-pix_fmt', v.pixFmt,
       // Its audio encoded right here when no other rendition shares it.
-      ...(r.audio !== null && !r.remux ? audioArgs(layout.audio[r.audio]!) : ['-an']),
+      ...(r.audio !== null && !r.remux ? audioOf(r.audio) : ['-an']),
       '-sn', '-dn', '-map_metadata', '-1',
       ...(limits.threads > 0 ? ['-threads', String(limits.threads)] : []),
       '-fs', String(limits.maxOutputBytes),
@@ -149,11 +156,11 @@ export function encodeArgs(layout: EncodeLayout, input: string, limits: RunLimit
   // An audio-only rendition that is the one user of its setting is written here, in its container.
   const audioOnly = renditions.filter((r) => !r.task.video && r.audio !== null && !r.remux);
   const audioOutputs = [
-    ...layout.audio.flatMap((a, j) => (layout.audioFiles[j] ? [{ a, muxer: ['-f', 'mp4'], file: layout.audioFiles[j]! }] : [])),
-    ...audioOnly.map((r) => ({ a: layout.audio[r.audio!]!, muxer: muxers[r.task.container], file: r.outputFile })),
-  ].map(({ a, muxer, file }) => [
+    ...layout.audio.flatMap((_, j) => (layout.audioFiles[j] ? [{ j, muxer: ['-f', 'mp4'], file: layout.audioFiles[j]! }] : [])),
+    ...audioOnly.map((r) => ({ j: r.audio!, muxer: muxers[r.task.container], file: r.outputFile })),
+  ].map(({ j, muxer, file }) => [
     ...(clip ? ['-t', clip.durationSec.toFixed(3)] : []),
-    ...audioArgs(a),
+    ...audioOf(j),
     '-vn', '-sn', '-dn', '-map_metadata', '-1',
     '-fs', String(limits.maxOutputBytes),
     ...muxer,
@@ -161,7 +168,7 @@ export function encodeArgs(layout: EncodeLayout, input: string, limits: RunLimit
   ]);
   return [
     ...commonArgs(),
-    ...inputArgs(input, clip?.startSec),
+    ...(concat ? concatInputArgs(concat, inputs) : inputArgs(inputs[0]!, clip?.startSec)),
     // Our own prepared PNGs, opened as PNG only.
     ...assetInputs.flatMap((a) => inputArgs(a, undefined, ['png_pipe'])),
     ...(graph.length ? ['-filter_complex', graph.join(';')] : []),
