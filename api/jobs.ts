@@ -17,7 +17,7 @@ import { tenantKey } from '../model/keys';
 import { finalJobStatuses, type JobError, type JobState, type JobStatus } from '../model/job-state';
 import { priorityKeyOf, type PipelineStore } from '../db/pipelines';
 import type { TemplateStore } from '../db/templates';
-import { checkReadableKey, keyNotFound, resolveTemplates } from './resolve';
+import { checkReadableKey, keyNotFound, resolveSubtitles, resolveTemplates } from './resolve';
 import type { Storage } from '../storage/storage';
 import { pipelineResumedSignal, retryUpdate, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../workflows/definitions';
 import type { mediaJob } from '../workflows/media-job';
@@ -177,6 +177,7 @@ export async function submitJob(
   if (body.notify) checkNotifyUrl(deps.config, body.notify.url, 'notify.url');
   const { outputs, snapshots } = await resolveTemplates(deps.templates, deps.storage, tenant, body);
   const input = await checkInput(deps, body.input, tenant);
+  const subtitles = await resolveSubtitles(deps.storage, tenant, body.subtitles, deps.config.SUBTITLE_MAX_BYTES);
   const spec: JobSpec = {
     id,
     tenant,
@@ -194,6 +195,7 @@ export async function submitJob(
     retryWindowSec: deps.config.JOB_RETRY_WINDOW_SEC,
     waitForPipeline: pipeline.state === 'paused',
     chunking: { minDurationSec: deps.config.CHUNK_MIN_DURATION_SEC, chunkSec: deps.config.CHUNK_SEC, maxParallel: deps.config.CHUNK_MAX_PARALLEL },
+    ...(subtitles.length ? { subtitles } : {}),
   };
   const memo: JobMemo = {
     createdAt: spec.createdAt,

@@ -7,6 +7,9 @@ import type { JobError, MediaInfo } from '../model/job-state';
 import type { AudioCodec, Container, TranscodeTemplate, VideoCodec } from '../model/templates';
 import { outputKey } from '../model/keys';
 import { constantRate, parseRate, rateFromNumber, rateText, rateValue, type Rate } from './rate';
+import { planBurn, planSubtitles, subtitleNotes, type BurnPlan, type SubtitlePlan } from './subtitles';
+
+export type { BurnPlan, SubtitlePlan };
 
 export type FitMode = 'keep' | 'pad' | 'crop' | 'stretch';
 
@@ -77,6 +80,10 @@ export interface TranscodeTask {
   watermarks: WatermarkPlan[];
   /** Set for the rungs of an HLS/DASH output. */
   rung: { output: string; name: string; segmentSec: number } | null;
+  /** Subtitle tracks muxed into the file (MP4/MOV: mov_text, WebM: WebVTT); absent: none. */
+  subtitles?: SubtitlePlan[];
+  /** Subtitles burnt into the picture; absent: none. */
+  burn?: BurnPlan;
 }
 
 export interface PackageTask {
@@ -89,6 +96,10 @@ export interface PackageTask {
   segmentSec: number;
   /** Rung transcode task ids, highest first; packaging waits for all of them. */
   rungTaskIds: string[];
+  /** WebVTT subtitle renditions beside the rungs; absent: none. */
+  subtitles?: SubtitlePlan[];
+  /** With subtitles: the part of the input the rungs show, which the tracks are cut to (null: all of it). */
+  clip?: { startSec: number; durationSec: number } | null;
 }
 
 export interface SnapshotTask {
@@ -135,6 +146,8 @@ export interface RefusedTask {
 export interface Plan {
   tasks: MediaTask[];
   refused: RefusedTask[];
+  /** What the job leaves out on purpose, and why (a bitmap subtitle track); absent: nothing. */
+  notes?: string[];
 }
 
 const FALLBACK_FPS = 30;
@@ -366,6 +379,12 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
   if (typeof track === 'string') return [refuse(id, 'transcode', `output "${out.name}": ${track}`)];
   const audio = planAudio(t, media, track);
   const durationSec = clip?.durationSec ?? media.durationSec;
+  const burn = planBurn(out, media);
+  if (typeof burn === 'string') return [refuse(id, 'transcode', `output "${out.name}": ${burn}`)];
+  if (burn && !t.video) return [refuse(id, 'transcode', `output "${out.name}": burnSubtitles needs a video output`)];
+  const subtitles = planSubtitles(spec, media, t.container);
+  const extras = { ...(subtitles.length ? { subtitles } : {}) };
+  const burnt = burn ? { burn } : {};
 
   if (t.container === 'hls' || t.container === 'dash') {
     const ladder = t.ladder!;
@@ -392,6 +411,7 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
         durationSec,
         watermarks: planWatermarks(out, video.width, ctx.watermarkIds, prefix),
         rung: { output: out.name, name: r.name, segmentSec },
+        ...burnt,
       });
     }
     const pkg: PackageTask = {
@@ -402,6 +422,7 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
       outputKey: `${prefix}${out.name}/${t.container === 'hls' ? 'master.m3u8' : 'manifest.mpd'}`,
       segmentSec,
       rungTaskIds: rungs.map((r) => r.id),
+      ...(subtitles.length ? { subtitles, clip } : {}),
     };
     return [...rungs, pkg];
   }
@@ -423,6 +444,8 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
       durationSec,
       watermarks: video ? planWatermarks(out, video.width, ctx.watermarkIds, prefix) : [],
       rung: null,
+      ...extras,
+      ...burnt,
     },
   ];
 }
@@ -554,5 +577,6 @@ export function planJob(spec: JobSpec, media: MediaInfo): Plan {
       maxHeightRatio: round3(Math.min(...placed.map(({ w, frameHeight }) => (frameHeight - (w.position === 'center' ? 0 : w.dy)) / w.widthPx))),
     });
   }
-  return { tasks: [...watermarkTasks, ...tasks], refused };
+  const notes = subtitleNotes(spec, media);
+  return { tasks: [...watermarkTasks, ...tasks], refused, ...(notes.length ? { notes } : {}) };
 }

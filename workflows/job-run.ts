@@ -463,6 +463,8 @@ export class JobRun {
     const plan = planJob(this.spec, media);
     this.planned = { media, plan };
     this.applyRefusals(plan);
+    // What the plan leaves out on purpose (a bitmap subtitle track) is said in the job, not failed.
+    for (const message of plan.notes ?? []) (this.state.notes ??= []).push({ at: now(), message });
     return this.planned;
   }
 
@@ -622,7 +624,8 @@ export class JobRun {
     const rungs = plan.tasks.flatMap((r) => (r.kind === 'transcode' && r.rung && m.rungTaskIds.includes(r.id) ? [{ name: r.rung.name, key: r.outputKey }] : []));
     // Packaging is a stream copy: light work.
     const { packageOutput } = this.activities('media', m.id, this.round, { work: 'light' });
-    const output = await this.runActivity([m.id], () => packageOutput({ task: m, rungs }));
+    // Subtitle renditions are read from the input (its own tracks) beside the rungs.
+    const output = await this.runActivity([m.id], () => packageOutput({ task: m, rungs, ...(m.subtitles?.length ? { input: this.input } : {}) }));
     if (!output) return;
     this.state.outputs.push(output);
     // The segments now hold the rungs' media: the intermediate files can go.
