@@ -30,7 +30,7 @@ export interface PackageInput {
 
 /**
  * The task's subtitle tracks as WebVTT renditions in `dir`: HLS a segmented media playlist per
- * track (`subs-0-en/index.m3u8` + `seg_NNNNN.vtt`, cut like the video), DASH one `.vtt` per track.
+ * track (`subs.0.en/index.m3u8` + `seg_NNNNN.vtt`, cut like the video), DASH one `.vtt` per track.
  */
 async function subtitleRenditions(
   deps: ActivityDeps,

@@ -15,7 +15,7 @@ export interface SubtitlePlan {
   name: string;
   default: boolean;
   forced: boolean;
-  /** The track's file name stem inside an HLS/DASH folder (`subs-0-en`). */
+  /** The track's file name stem inside an HLS/DASH folder (`subs.0.en`): dotted, as no rung name is, so it never meets a rung's folder. */
   id: string;
 }
 
@@ -78,7 +78,7 @@ export function subtitleNotes(spec: JobSpec, media: MediaInfo): string[] {
  * Every subtitle track an output in `container` carries: the input's text tracks in order, then
  * the attached files. Empty for containers without subtitles (m4a, mp3, ogg).
  *
- * @example planSubtitles(spec, media, 'hls').map((s) => s.id) // ['subs-0-en', 'subs-1-de']
+ * @example planSubtitles(spec, media, 'hls').map((s) => s.id) // ['subs.0.en', 'subs.1.de']
  */
 export function planSubtitles(spec: JobSpec, media: MediaInfo, container: string): SubtitlePlan[] {
   if (!(SUBTITLE_CONTAINERS as readonly string[]).includes(container)) return [];
@@ -95,7 +95,7 @@ export function planSubtitles(spec: JobSpec, media: MediaInfo, container: string
   const tracks = [...own, ...attached];
   // One default at most: the first one marked.
   const firstDefault = tracks.findIndex((t) => t.default);
-  return tracks.map((t, i) => ({ ...t, default: i === firstDefault, id: `subs-${i}-${bcp47(t.language).replace(/[^A-Za-z0-9-]/g, '')}` }));
+  return tracks.map((t, i) => ({ ...t, default: i === firstDefault, id: `subs.${i}.${bcp47(t.language).replace(/[^A-Za-z0-9-]/g, '')}` }));
 }
 
 /**

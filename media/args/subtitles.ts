@@ -31,7 +31,7 @@ function sourceInput(src: SubtitleSource, startSec?: number): string[] {
  * Attached files are timed like the input's own tracks: a clip shifts both (seek before the input,
  * as the encode does).
  *
- * @example subtitleFileArgs({ file: '/cache/in.input', stream: 1, attached: false }, '/tmp/pkg/subs-1-de.vtt', null)
+ * @example subtitleFileArgs({ file: '/cache/in.input', stream: 1, attached: false }, '/tmp/pkg/subs.1.de.vtt', null)
  */
 export function subtitleFileArgs(src: SubtitleSource, output: string, clip: { startSec: number; durationSec: number } | null, format: 'webvtt' | 'ass' = 'webvtt'): string[] {
   return [
@@ -194,7 +194,7 @@ export function segmentName(i: number): string {
 /** A subtitle rendition as the master playlist and the manifest name it. */
 export interface SubtitleRendition {
   plan: SubtitlePlan;
-  /** Relative to the master playlist / manifest: `subs-0-en/index.m3u8` (HLS), `subs-0-en.vtt` (DASH). */
+  /** Relative to the master playlist / manifest: `subs.0.en/index.m3u8` (HLS), `subs.0.en.vtt` (DASH). */
   uri: string;
 }
 
@@ -205,7 +205,7 @@ const quoted = (s: string) => s.replace(/["\n\r]/g, "'");
  * track before the variants, and `SUBTITLES="subs"` on every `EXT-X-STREAM-INF`. Works on the text
  * of any master playlist (it adds lines, it rewrites none of the others).
  *
- * @example withSubtitleGroup(masterPlaylist(entries), [{ plan, uri: 'subs-0-en/index.m3u8' }])
+ * @example withSubtitleGroup(masterPlaylist(entries), [{ plan, uri: 'subs.0.en/index.m3u8' }])
  */
 export function withSubtitleGroup(master: string, tracks: SubtitleRendition[], groupId = 'subs'): string {
   if (!tracks.length) return master;
@@ -234,7 +234,7 @@ const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
  * `lang`, a subtitle Role and Label), each a single representation whose BaseURL is the track's
  * WebVTT file; added at the end of the Period.
  *
- * @example withTextAdaptationSets(mpd, [{ plan, uri: 'subs-0-en.vtt' }])
+ * @example withTextAdaptationSets(mpd, [{ plan, uri: 'subs.0.en.vtt' }])
  */
 export function withTextAdaptationSets(mpd: string, tracks: SubtitleRendition[]): string {
   if (!tracks.length) return mpd;

@@ -16,6 +16,14 @@ import { startStack, type Stack } from '../helpers/stack';
 import { callApi, putObject, submitJob } from '../helpers/http';
 import { isSettled, pollJob } from '../helpers/jobs';
 import { makeClip, testBinaries } from '../helpers/media';
+import { needTool } from '../helpers/tools';
+import { chromium } from 'playwright-core';
+
+const CHROMIUM = '/usr/bin/chromium';
+const chromiumMissing = needTool('chromium', await fs.access(CHROMIUM).then(() => true, () => false), '.ci/run installs it (Debian package chromium)');
+const HLS_JS = path.resolve(import.meta.dirname, '../../node_modules/hls.js/dist/hls.min.js');
+/** The HLS master of the first test's job, played in a browser by the last test. */
+let hlsMasterKey: string | null = null;
 
 const run = promisify(execFile);
 let stack: Stack;
@@ -161,6 +169,7 @@ test('input text tracks: mov_text in MP4, WebVTT in WebM, WebVTT renditions in H
 
   // HLS: a SUBTITLES group named by every variant, one segmented WebVTT playlist per track.
   const hlsOut = job.outputs.find((o) => o.name === 'hls')!;
+  hlsMasterKey = hlsOut.key;
   const folder = path.dirname(objectPath(hlsOut.key));
   const master = await fs.readFile(objectPath(hlsOut.key), 'utf8');
   const media = master.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:')).map(attributes);
@@ -184,8 +193,8 @@ test('input text tracks: mov_text in MP4, WebVTT in WebM, WebVTT renditions in H
   assert.deepEqual(segmentCues.slice(0, 3).map((cs) => cs.map((c) => c.text)), [['Hallo Welt'], ['Zweite Zeile'], ['Zweite Zeile']]);
   assert.ok(Math.abs(segmentCues[1]![0]!.start - 7) < 0.1 && Math.abs(segmentCues[1]![0]!.end - 9) < 0.1);
   assert.deepEqual(hlsOut.subtitles?.map((s) => [s.language, s.name, s.key]), [
-    ['en', 'eng', `${id}/hls/subs-0-en/index.m3u8`],
-    ['de', 'Deutsch', `${id}/hls/subs-1-de/index.m3u8`],
+    ['en', 'eng', `${id}/hls/subs.0.en/index.m3u8`],
+    ['de', 'Deutsch', `${id}/hls/subs.1.de/index.m3u8`],
   ]);
 
   // DASH: a text adaptation set per track, each a WebVTT file that exists.
@@ -308,4 +317,57 @@ test('burnSubtitles: the chosen track is drawn into the picture while its cue sh
   assert.ok(fileDuring > 1 && fileAfter < 0.2, `the uploaded file's cue is burnt at 2–4 s only (${fileDuring.toFixed(2)} %, ${fileAfter.toFixed(2)} %)`);
   // A burnt output still carries the soft tracks as well.
   assert.equal((await subtitleStreams(file('burnt'))).length, 2);
+});
+
+test('a player: hls.js in chromium lists both subtitle tracks and shows the German cues at their times', { skip: chromiumMissing, timeout: 180_000 }, async () => {
+  assert.ok(hlsMasterKey, 'the first test made the HLS output');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] });
+  try {
+    const page = await browser.newPage();
+    // A page and hls.js served from the API's own origin, so the player reads the outputs as a site would.
+    await page.route(`${base}/__player.html`, (route) =>
+      route.fulfill({ contentType: 'text/html', body: '<!doctype html><video muted playsinline></video><script src="/__hls.js"></script>' }),
+    );
+    await page.route(`${base}/__hls.js`, async (route) => route.fulfill({ contentType: 'text/javascript', body: await fs.readFile(HLS_JS, 'utf8') }));
+    await page.goto(`${base}/__player.html`);
+    const tracks = await page.evaluate(async (src) => {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the page's globals
+      const w = globalThis as any;
+      const video = w.document.querySelector('video');
+      const hls = new w.Hls({ subtitleDisplay: true });
+      w.hls = hls;
+      hls.attachMedia(video);
+      hls.loadSource(src);
+      await new Promise((resolve, reject) => {
+        hls.on(w.Hls.Events.MANIFEST_PARSED, resolve);
+        hls.on(w.Hls.Events.ERROR, (_e: string, d: { fatal: boolean; details: string }) => d.fatal && reject(new Error(d.details)));
+      });
+      hls.subtitleTrack = 1;
+      await video.play();
+      return hls.subtitleTracks.map((t: { lang: string; name: string; default: boolean }) => [t.lang, t.name, t.default]);
+    }, `${base}/v1/objects/${hlsMasterKey}`);
+    assert.deepEqual(tracks, [['en', 'eng', true], ['de', 'Deutsch', false]]);
+    // The cues hls.js put on the showing text track once it has played past the second German cue.
+    const cues = await page.waitForFunction(
+      () => {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the page's globals
+        const video = (globalThis as any).document.querySelector('video');
+        const showing = Array.from(video.textTracks as ArrayLike<{ mode: string; cues: ArrayLike<{ startTime: number; endTime: number; text: string }> | null }>).find((t) => t.mode === 'showing');
+        const list = showing?.cues ? Array.from(showing.cues).map((c) => [c.startTime, c.endTime, c.text]) : [];
+        return video.currentTime > 9 && list.some((c) => c[2] === 'Zweite Zeile') ? list : false;
+      },
+      null,
+      { timeout: 90_000, polling: 250 },
+    );
+    const list = (await cues.jsonValue()) as [number, number, string][];
+    const byText = new Map(list.map((c) => [c[2], c]));
+    assert.deepEqual([...byText.keys()].sort(), ['Hallo Welt', 'Zweite Zeile']);
+    // On the picture's clock within a frame (the source's cues sit at 1.023 s and 7.023 s in the MKV).
+    for (const [text, start, end] of [['Hallo Welt', 1, 2.5], ['Zweite Zeile', 7, 9]] as const) {
+      const c = byText.get(text)!;
+      assert.ok(Math.abs(c[0] - start) < 0.06 && Math.abs(c[1] - end) < 0.06, `${text}: ${c[0]}–${c[1]} s, expected ${start}–${end} s`);
+    }
+  } finally {
+    await browser.close();
+  }
 });

@@ -56,10 +56,10 @@ describe('planning', () => {
 
   test('text tracks of the input, then attached files; one default; m4a carries none; rungs carry none', () => {
     assert.deepEqual(file.subtitles!.map((s) => [s.id, s.source, s.language, s.name, s.default, s.forced]), [
-      ['subs-0-en', { stream: 0 }, 'eng', 'eng', true, false],
-      ['subs-1-de', { stream: 1 }, 'ger', 'Deutsch', false, true],
-      ['subs-2-und', { stream: 3 }, 'und', 'Subtitles 4', false, false],
-      ['subs-3-fr', { key: 'subs/fr.srt' }, 'fr', 'fr', false, false],
+      ['subs.0.en', { stream: 0 }, 'eng', 'eng', true, false],
+      ['subs.1.de', { stream: 1 }, 'ger', 'Deutsch', false, true],
+      ['subs.2.und', { stream: 3 }, 'und', 'Subtitles 4', false, false],
+      ['subs.3.fr', { key: 'subs/fr.srt' }, 'fr', 'fr', false, false],
     ]);
     assert.equal(audio.subtitles, undefined);
     assert.deepEqual(pkg.subtitles, file.subtitles);
@@ -112,7 +112,7 @@ describe('ffmpeg arguments', () => {
   });
 
   test('mux: picture and sound copied, tracks as mov_text with language, title, handler name and disposition', () => {
-    const plan = (over: object) => ({ source: { stream: 0 }, language: 'en', name: 'English', default: true, forced: false, id: 'subs-0-en', ...over });
+    const plan = (over: object) => ({ source: { stream: 0 }, language: 'en', name: 'English', default: true, forced: false, id: 'subs.0.en', ...over });
     const args = subtitleMuxArgs(
       { container: 'mp4', clip: null, video: null },
       '/s/out.mp4',
@@ -172,19 +172,19 @@ describe('WebVTT and playlists', () => {
     );
   });
 
-  const track = (over: object) => ({ source: { stream: 0 }, language: 'eng', name: 'English', default: true, forced: false, id: 'subs-0-en', ...over });
+  const track = (over: object) => ({ source: { stream: 0 }, language: 'eng', name: 'English', default: true, forced: false, id: 'subs.0.en', ...over });
 
   test('master playlist: EXT-X-MEDIA lines before the variants, SUBTITLES on every variant, names unique', () => {
     const master = '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=1\n720p/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\n360p/index.m3u8\n';
     const out = withSubtitleGroup(master, [
-      { plan: track({}), uri: 'subs-0-en/index.m3u8' },
-      { plan: track({ default: false, forced: true, id: 'subs-1-en' }), uri: 'subs-1-en/index.m3u8' },
+      { plan: track({}), uri: 'subs.0.en/index.m3u8' },
+      { plan: track({ default: false, forced: true, id: 'subs.1.en' }), uri: 'subs.1.en/index.m3u8' },
     ]);
     assert.equal(
       out,
       '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n' +
-        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,FORCED=NO,URI="subs-0-en/index.m3u8"\n' +
-        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English (2)",LANGUAGE="en",DEFAULT=NO,AUTOSELECT=YES,FORCED=YES,URI="subs-1-en/index.m3u8"\n' +
+        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,FORCED=NO,URI="subs.0.en/index.m3u8"\n' +
+        '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="subs",NAME="English (2)",LANGUAGE="en",DEFAULT=NO,AUTOSELECT=YES,FORCED=YES,URI="subs.1.en/index.m3u8"\n' +
         '#EXT-X-STREAM-INF:BANDWIDTH=1,SUBTITLES="subs"\n720p/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2,SUBTITLES="subs"\n360p/index.m3u8\n',
     );
     assert.equal(withSubtitleGroup(master, []), master);
@@ -192,8 +192,8 @@ describe('WebVTT and playlists', () => {
 
   test('manifest: a text/vtt adaptation set per track at the end of the period, ids after the existing ones', () => {
     const mpd = '<MPD>\n\t<Period id="0">\n\t\t<AdaptationSet id="0" contentType="video"></AdaptationSet>\n\t\t<AdaptationSet id="1" contentType="audio"></AdaptationSet>\n\t</Period>\n</MPD>\n';
-    const out = withTextAdaptationSets(mpd, [{ plan: track({ name: 'English & co' }), uri: 'subs-0-en.vtt' }]);
-    assert.match(out, /<AdaptationSet id="2" contentType="text" mimeType="text\/vtt" lang="en">\n\t\t\t<Role schemeIdUri="urn:mpeg:dash:role:2011" value="subtitle"\/>\n\t\t\t<Label>English &amp; co<\/Label>\n\t\t\t<Representation id="subs-0-en" bandwidth="256">\n\t\t\t\t<BaseURL>subs-0-en.vtt<\/BaseURL>/);
+    const out = withTextAdaptationSets(mpd, [{ plan: track({ name: 'English & co' }), uri: 'subs.0.en.vtt' }]);
+    assert.match(out, /<AdaptationSet id="2" contentType="text" mimeType="text\/vtt" lang="en">\n\t\t\t<Role schemeIdUri="urn:mpeg:dash:role:2011" value="subtitle"\/>\n\t\t\t<Label>English &amp; co<\/Label>\n\t\t\t<Representation id="subs.0.en" bandwidth="256">\n\t\t\t\t<BaseURL>subs.0.en.vtt<\/BaseURL>/);
     assert.ok(out.indexOf('contentType="text"') < out.indexOf('</Period>'));
     assert.equal(withTextAdaptationSets(mpd, []), mpd);
   });
