@@ -272,6 +272,44 @@ test('a malformed .srt fails the job with SubtitleInvalid (not retried); bad sub
   assert.match(openapi.text, /"subtitles"/);
 });
 
+test('ASS and WebVTT tracks in MKV and a mov_text track in MP4 become tracks too (ASS styling reduced to text)', { timeout: 400_000 }, async () => {
+  const { ffmpeg } = await testBinaries();
+  const ass = [
+    '[Script Info]', 'ScriptType: v4.00+', 'PlayResX: 384', 'PlayResY: 288', '',
+    '[V4+ Styles]',
+    'Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, MarginR, MarginV, Encoding',
+    'Style: Default,Arial,20,&H00FFFFFF,&H000000FF,&H00000000,&H00000000,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,1', '',
+    '[Events]', 'Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text',
+    'Dialogue: 0,0:00:01.00,0:00:03.00,Default,,0,0,0,,{\\i1}Styled line{\\i0}', '',
+  ].join('\n');
+  await fs.writeFile(path.join(dir, 'a.ass'), ass);
+  await fs.writeFile(path.join(dir, 'a.vtt'), 'WEBVTT\n\n00:00:02.000 --> 00:00:04.000\nVTT line\n');
+  const src = ['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30:duration=6'];
+  await run(ffmpeg, ['-v', 'error', '-y', ...src, '-i', path.join(dir, 'a.ass'), '-i', path.join(dir, 'a.vtt'), '-map', '0', '-map', '1', '-map', '2',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-c:s:0', 'ass', '-c:s:1', 'webvtt', '-metadata:s:s:0', 'language=jpn', '-metadata:s:s:1', 'language=ita', path.join(dir, 'styled.mkv')]);
+  await run(ffmpeg, ['-v', 'error', '-y', ...src, '-i', path.join(dir, 'a.vtt'), '-map', '0', '-map', '1',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-c:s', 'mov_text', '-metadata:s:s:0', 'language=spa', path.join(dir, 'timed.mp4')]);
+  await putObject(base, 'in/styled.mkv', path.join(dir, 'styled.mkv'));
+  await putObject(base, 'in/timed.mp4', path.join(dir, 'timed.mp4'));
+  const outputs = [{ name: 'file', template: 'mp4-h264-360p' }];
+  const [mkvJob, mp4Job] = await Promise.all([
+    submitJob(base, { input: { key: 'in/styled.mkv' }, snapshots: [], outputs }).then(finished),
+    submitJob(base, { input: { key: 'in/timed.mp4' }, snapshots: [], outputs: [...outputs, { name: 'dash', template: 'dash-h264-ladder', overrides: smallLadder }] }).then(finished),
+  ]);
+  assert.equal(mkvJob.status, 'succeeded', JSON.stringify(mkvJob.tasks.filter((t) => t.error)));
+  assert.equal(mp4Job.status, 'succeeded', JSON.stringify(mp4Job.tasks.filter((t) => t.error)));
+  const fromMkv = objectPath(mkvJob.outputs[0]!.key);
+  assert.deepEqual((await subtitleStreams(fromMkv)).map((s) => [s.codec_name, s.tags?.language]), [['mov_text', 'jpn'], ['mov_text', 'ita']]);
+  assert.deepEqual(cuesOf(await trackAsVtt(fromMkv, 0)).map((c) => [c.text.replace(/<\/?i>/g, ''), Math.round(c.start), Math.round(c.end)]), [['Styled line', 1, 3]]);
+  assert.deepEqual(cuesOf(await trackAsVtt(fromMkv, 1)).map((c) => [c.text, Math.round(c.start), Math.round(c.end)]), [['VTT line', 2, 4]]);
+  const fromMp4 = objectPath(mp4Job.outputs.find((o) => o.name === 'file')!.key);
+  assert.deepEqual((await subtitleStreams(fromMp4)).map((s) => [s.codec_name, s.tags?.language]), [['mov_text', 'spa']]);
+  const dash = mp4Job.outputs.find((o) => o.name === 'dash')!;
+  const mpd = await fs.readFile(objectPath(dash.key), 'utf8');
+  assert.match(mpd, /<AdaptationSet id="\d+" contentType="text" mimeType="text\/vtt" lang="es">/);
+  assert.deepEqual(cuesOf(await fs.readFile(objectPath(dash.subtitles![0]!.key!), 'utf8')).map((c) => c.text), ['VTT line']);
+});
+
 /** The bottom band of the frame at `sec` as grey pixels (where subtitles are drawn). */
 async function bottomBand(file: string, sec: number): Promise<Buffer> {
   const { ffmpeg } = await testBinaries();
