@@ -48,14 +48,16 @@ export function subtitleFileArgs(src: SubtitleSource, output: string, clip: { st
 
 /**
  * The filter that burns a prepared subtitle file (our own ASS file in the scratch directory) into
- * the picture at the output size.
+ * the picture at the output size. The path is escaped twice, as ffmpeg reads it twice: once as a
+ * filter option value (`\\`, `'`, `:`), once as part of the filtergraph (`\\`, `'`, `[`, `]`, `,`, `;`),
+ * so a data directory with any of those in its name still works.
  *
- * @example burnFilter('/scratch/run/burn-0.ass') // "subtitles=filename='/scratch/run/burn-0.ass'"
+ * @example burnFilter('/scratch/run/burn-0.ass') // 'subtitles=filename=/scratch/run/burn-0.ass'
  */
 export function burnFilter(file: string): string {
-  // Our own scratch path: refuse anything that would need filtergraph escaping rather than escape it.
-  if (!/^[\w/.-]+$/.test(file)) throw new Error(`burnFilter: unexpected characters in ${file}`);
-  return `subtitles=filename='${file}'`;
+  const option = file.replace(/[\\':]/g, (c) => `\\${c}`);
+  const graph = option.replace(/[\\'[\],;]/g, (c) => `\\${c}`);
+  return `subtitles=filename=${graph}`;
 }
 
 /**
