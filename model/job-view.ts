@@ -18,7 +18,12 @@ export function jobForTenant(state: JobState, tenant: string): JobState {
   return {
     ...state,
     input: 'key' in state.input && !('bucket' in state.input && state.input.bucket) ? { ...state.input, key: strip(state.input.key) } : state.input,
-    outputs: state.outputs.map((o) => ({ ...o, key: strip(o.key), ...(o.renditions ? { renditions: o.renditions.map((r) => ({ ...r, key: strip(r.key) })) } : {}) })),
+    outputs: state.outputs.map((o) => ({
+      ...o,
+      key: strip(o.key),
+      ...(o.renditions ? { renditions: o.renditions.map((r) => ({ ...r, key: strip(r.key) })) } : {}),
+      ...(o.subtitles ? { subtitles: o.subtitles.map((s) => (s.key !== undefined ? { ...s, key: strip(s.key) } : s)) } : {}),
+    })),
     snapshots: state.snapshots.map((s) => ({ ...s, keys: s.keys.map(strip) })),
   };
 }

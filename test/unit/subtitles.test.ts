@@ -10,7 +10,8 @@ import { bcp47, iso639_2 } from '../../media/subtitles';
 import { burnFilter, parseVtt, segmentCues, subtitleFileArgs, subtitleMuxArgs, subtitlePlaylist, vttDocument, withSubtitleGroup, withTextAdaptationSets } from '../../media/args/subtitles';
 import { encodeArgs, encodeLayout } from '../../media/args/encode';
 import { planChunks } from '../../media/chunks';
-import type { MediaInfo } from '../../model/job-state';
+import type { JobState, MediaInfo } from '../../model/job-state';
+import { jobForTenant } from '../../model/job-view';
 import { presetOutput, testSpec } from '../helpers/spec';
 
 const probe: ProbeJson = {
@@ -198,4 +199,13 @@ describe('WebVTT and playlists', () => {
     assert.ok(out.indexOf('contentType="text"') < out.indexOf('</Period>'));
     assert.equal(withTextAdaptationSets(mpd, []), mpd);
   });
+});
+
+test("the job JSON shows a tenant's subtitle keys relative to its part of the store", () => {
+  const state = {
+    input: { key: 'tenants/acme/in.mkv', media: null },
+    outputs: [{ name: 'hls', key: 'tenants/acme/job_1/hls/master.m3u8', subtitles: [{ language: 'en', name: 'English', default: true, forced: false, key: 'tenants/acme/job_1/hls/subs.0.en/index.m3u8' }] }],
+    snapshots: [],
+  } as unknown as JobState;
+  assert.equal(jobForTenant(state, 'acme').outputs[0]!.subtitles![0]!.key, 'job_1/hls/subs.0.en/index.m3u8');
 });
