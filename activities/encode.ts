@@ -9,6 +9,9 @@ import { errorCodes, MediaflowError } from '../model/errors';
 import type { JobInput } from '../model/job';
 import type { TranscodeTask } from '../media/plan';
 import { encodeArgs, encodeLayout, remuxArgs, type EncodeLayout } from '../media/args/encode';
+import { subtitleMuxArgs, type SubtitleSource } from '../media/args/subtitles';
+import { attachedKeys, describeSource, localSource, subtitleFile } from './subtitles';
+import path from 'node:path';
 import { runFfmpeg } from './ffmpeg-run';
 import { requireEncoders } from './capabilities';
 import { withLocalInputs } from './local-input';
@@ -65,15 +68,38 @@ export function createEncoder(deps: ActivityDeps) {
   };
 
   async function encodeTasks(source: JobInput, tasks: TranscodeTask[]): Promise<RenditionResult[]> {
-    return sharedEncode(deps, source, tasks, { share: ENCODE_SHARE }, async (layout, { report, run }) => {
+    return sharedEncode(deps, source, tasks, { share: ENCODE_SHARE }, async (layout, { report, run, subtitleSource }) => {
       const outputs: RenditionResult[] = [];
       for (const [i, r] of layout.renditions.entries()) {
         if (r.remux) await run(remuxArgs(r, layout.audioFiles[r.audio!]!, limits), r.task.durationSec);
-        outputs.push(await renditionResult(() => finishOutput(deps, r.task, r.outputFile)));
+        const finished = r.task.subtitles?.length ? await withSubtitles(r, run, subtitleSource) : r.outputFile;
+        outputs.push(await renditionResult(() => finishOutput(deps, r.task, finished)));
         report(ENCODE_SHARE + ((1 - ENCODE_SHARE) * (i + 1)) / layout.renditions.length);
       }
       return outputs;
     });
+  }
+
+  /**
+   * A finished rendition with its subtitle tracks muxed in (a stream copy beside them); an
+   * attached file is checked on its way (SubtitleInvalid).
+   */
+  async function withSubtitles(r: EncodeLayout['renditions'][number], run: SharedEncodeContext['run'], sourceOf: SharedEncodeContext['subtitleSource']): Promise<string> {
+    const dir = path.dirname(r.outputFile);
+    const tracks = [];
+    for (const [k, plan] of r.task.subtitles!.entries()) {
+      const source = sourceOf(plan.source);
+      // Attached files are read once through the subtitle demuxers into WebVTT of our own.
+      const checked: SubtitleSource = source.attached
+        ? { file: path.join(dir, `attached-${path.basename(r.outputFile)}-${k}.vtt`), stream: 0, attached: true }
+        : source;
+      if (source.attached) await subtitleFile(deps, run, source, checked.file, null, 'webvtt', describeSource(plan.source));
+      tracks.push({ plan, source: checked });
+    }
+    const out = path.join(dir, `subtitled-${path.basename(r.outputFile)}`);
+    // The checked WebVTT copies are timed like the input: the mux applies the clip to them too.
+    await run(subtitleMuxArgs(r.task, r.outputFile, tracks, out, limits), r.task.durationSec);
+    return out;
   }
 }
 
@@ -82,6 +108,8 @@ export interface SharedEncodeContext {
   report: (progress: number) => void;
   /** Runs another ffmpeg (a remux, a join) under the activity's signal and limits. */
   run: (args: string[], durationSec: number) => Promise<void>;
+  /** Where a planned subtitle source is on this worker (the local input, or an attached file's copy). */
+  subtitleSource: (source: NonNullable<TranscodeTask['subtitles']>[number]['source']) => SubtitleSource;
 }
 
 /**
@@ -103,27 +131,42 @@ export async function sharedEncode<T>(
   const assetKeys = tasks.map((t) => (t.video ? t.watermarks.map((w) => w.assetKey) : []));
   // A concatenation reads every input it joins (staged keys), in order; else the job's one input.
   const sources = tasks[0]!.concat?.segments.map((g) => g.input) ?? [source];
-  return withLocalInputs(deps, [...sources, ...assetKeys.flat()], (files) =>
+  // Attached subtitle files (soft tracks and burnt-in), copied once per run.
+  const subtitleKeys = attachedKeys(tasks.flatMap((t) => [...(t.subtitles ?? []).map((s) => s.source), t.burn?.source]));
+  return withLocalInputs(deps, [...sources, ...assetKeys.flat(), ...subtitleKeys], (files) =>
     withScratchDir(deps, (dir) =>
       withHeartbeats(async (report, signal) => {
         const inputFiles = files.slice(0, sources.length);
-        const assetFiles = files.slice(sources.length);
+        const localFiles = files.slice(sources.length);
         let next = 0;
-        const watermarkFiles = assetKeys.map((keys) => keys.map(() => assetFiles[next++]!));
+        const watermarkFiles = assetKeys.map((keys) => keys.map(() => localFiles[next++]!));
+        const subtitleFiles = new Map(subtitleKeys.map((k) => [k, localFiles[next++]!]));
+        const subtitleSource: SharedEncodeContext['subtitleSource'] = (s) => localSource(s, inputFiles[0]!, subtitleFiles);
         const layout = encodeLayout(tasks, dir, { audioFiles: options.audioFiles });
         const durationSec = tasks[0]!.durationSec;
         const base = { binary: binaries.ffmpeg, signal, stallMs: config.FFMPEG_STALL_SEC * 1000, nice: config.ENCODE_NICE };
         const share = options.share ?? 1;
+        const run = (args: string[], seconds: number) => runFfmpeg({ ...base, args, durationSec: seconds, onProgress: () => undefined, timeoutMs: ffmpegTimeoutMs(seconds) });
+        // Subtitles to burn in: each rendition's track written as ASS (styling kept) over its own range.
+        const burnFiles: (string | null)[] = [];
+        for (const [i, t] of tasks.entries()) {
+          if (!t.burn || !t.video) {
+            burnFiles.push(null);
+            continue;
+          }
+          const file = path.join(dir, `burn-${i}.ass`);
+          await subtitleFile(deps, run, subtitleSource(t.burn.source), file, t.clip, 'ass', `burnSubtitles of "${t.name}" (${describeSource(t.burn.source)})`);
+          burnFiles.push(file);
+        }
         // One process does the work of every rendition: its wall-clock limit grows with them.
         await runFfmpeg({
           ...base,
-          args: encodeArgs(layout, tasks[0]!.concat ? inputFiles : inputFiles[0]!, limits, watermarkFiles, options.frames),
+          args: encodeArgs(layout, tasks[0]!.concat ? inputFiles : inputFiles[0]!, limits, watermarkFiles, options.frames, burnFiles),
           durationSec,
           onProgress: (p) => report(p * share),
           timeoutMs: ffmpegTimeoutMs(durationSec * tasks.length),
         });
-        const run = (args: string[], seconds: number) => runFfmpeg({ ...base, args, durationSec: seconds, onProgress: () => undefined, timeoutMs: ffmpegTimeoutMs(seconds) });
-        return after(layout, { report, run });
+        return after(layout, { report, run, subtitleSource });
       }),
     ),
   );

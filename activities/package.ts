@@ -8,13 +8,16 @@ import path from 'node:path';
 import { MediaflowError } from '../model/errors';
 import type { JobInput } from '../model/job';
 import { keyForTenant } from '../model/keys';
-import type { AudioTrackState, OutputState, RenditionState } from '../model/job-state';
+import type { AudioTrackState, OutputState, RenditionState, SubtitleOutputState } from '../model/job-state';
 import type { PackageTask } from '../media/plan';
 import {
   audioCodecOf, audioTrackNames, bandwidthOf, codecsOf, dashArgs, encryptPlaylist, extraAudioArgs, fixMpd, groupedMasterPlaylist, hlsRungArgs,
   mainAudioRole, mediaSequenceOf, parseMediaPlaylist, parseMpd, sequenceIv, type AudioEntry, type MasterEntry, type RungFacts,
 } from '../media/args/package';
 import type { ProbeJson } from '../media/probe-parse';
+import { bcp47 } from '../media/subtitles';
+import { parseVtt, segmentCues, segmentName, subtitlePlaylist, vttDocument, withSubtitleGroup, withTextAdaptationSets, type SubtitleRendition } from '../media/args/subtitles';
+import { attachedKeys, describeSource, localSource, subtitleFile } from './subtitles';
 import { runFfmpeg } from './ffmpeg-run';
 import { ffprobeJson } from './probe';
 import { withLocalInputs } from './local-input';
@@ -25,7 +28,10 @@ export interface PackageInput {
   task: PackageTask;
   /** The rungs' files in the store, highest first, with the names of their folders. */
   rungs: { name: string; key: string }[];
-  /** The job's input: the audio tracks the rungs do not carry are encoded from it (absent in older histories). */
+  /**
+   * The job's input: the audio tracks the rungs do not carry are encoded from it, and its own
+   * subtitle tracks read (absent in older histories).
+   */
   input?: JobInput;
 }
 
@@ -65,6 +71,41 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)).split(path.sep).join('/'));
 }
 
+/**
+ * The task's subtitle tracks as WebVTT renditions in `dir`: HLS a segmented media playlist per
+ * track (`subs.0.en/index.m3u8` + `seg_NNNNN.vtt`, cut like the video), DASH one `.vtt` per track.
+ */
+async function subtitleRenditions(
+  deps: ActivityDeps,
+  task: PackageTask,
+  local: { input: string | null; files: Map<string, string> },
+  dir: string,
+  /** HLS: the video's segment durations, which the tracks are cut to. */
+  segmentDurations: number[],
+  run: (args: string[], seconds: number) => Promise<void>,
+): Promise<SubtitleRendition[]> {
+  const out: SubtitleRendition[] = [];
+  for (const plan of task.subtitles ?? []) {
+    const source = localSource(plan.source, local.input ?? '', local.files);
+    const vtt = path.join(dir, `${plan.id}.vtt`);
+    await subtitleFile(deps, run, source, vtt, task.clip ?? null, 'webvtt', describeSource(plan.source));
+    const cues = parseVtt(await fs.readFile(vtt, 'utf8'));
+    if (task.format === 'dash') {
+      await fs.writeFile(vtt, vttDocument(cues));
+      out.push({ plan, uri: `${plan.id}.vtt` });
+      continue;
+    }
+    await fs.rm(vtt);
+    const trackDir = path.join(dir, plan.id);
+    await fs.mkdir(trackDir);
+    const segments = segmentCues(cues, segmentDurations);
+    for (const [i, s] of segments.entries()) await fs.writeFile(path.join(trackDir, segmentName(i)), vttDocument(s.cues, { hls: true }));
+    await fs.writeFile(path.join(trackDir, 'index.m3u8'), subtitlePlaylist(segments));
+    out.push({ plan, uri: `${plan.id}/index.m3u8` });
+  }
+  return out;
+}
+
 export function createPackager(deps: ActivityDeps) {
   const { config, storage, binaries } = deps;
 
@@ -86,11 +127,15 @@ export function createPackager(deps: ActivityDeps) {
       : [{ streamIndex: 0, language: null, default: true, primary: true }];
     const extra = tracks.filter((t) => !t.primary);
     if (extra.length && !input.input) throw new MediaflowError('OutputNotPossible', `output "${task.name}": the input is needed to encode its other audio tracks`);
-    const sources = [...rungs.map((r) => r.key), ...(extra.length ? [input.input!] : [])];
+    const subtitleKeys = attachedKeys((task.subtitles ?? []).map((s) => s.source));
+    const fromInput = Boolean(input.input && task.subtitles?.some((s) => 'stream' in s.source));
+    const withInput = extra.length > 0 || fromInput;
+    const sources = [...rungs.map((r) => r.key), ...(withInput ? [input.input!] : []), ...subtitleKeys];
     return withLocalInputs(deps, sources, (local) =>
       withHeartbeats(async (report, signal) =>
         withScratchDir(deps, async (dir) => {
           const files = local.slice(0, rungs.length);
+          const subtitleSources = { input: withInput ? local[rungs.length]! : null, files: new Map(subtitleKeys.map((k, j) => [k, local[rungs.length + (withInput ? 1 : 0) + j]!])) };
           const facts = await Promise.all(files.map(async (f, i) => factsOf(await ffprobeJson(binaries.ffprobe, f), rungs[i]!.name)));
           const durationSec = facts[0]!.durationSec;
           const limits = { durationSec, signal, timeoutMs: ffmpegTimeoutMs(durationSec), stallMs: config.FFMPEG_STALL_SEC * 1000 };
@@ -104,6 +149,8 @@ export function createPackager(deps: ActivityDeps) {
           const names = audioTrackNames(audioTracks.map((t) => t.language));
           let manifest: string;
           let encryption: OutputState['encryption'];
+          const run = (args: string[], seconds: number) => runFfmpeg({ binary: binaries.ffmpeg, args, ...limits, durationSec: seconds });
+          let subtitles: SubtitleRendition[] = [];
           try {
             const toEncode = withAudio ? extra : [];
             if (toEncode.length) {
@@ -144,6 +191,9 @@ export function createPackager(deps: ActivityDeps) {
                 const a = facts[0]!.audio!;
                 audioEntries.push({ uri: `${folder}/index.m3u8`, name: names[k]!, language: t.language, default: t.default, channels: a.channels, codecs: audioCodecOf(a), bandwidth });
               }
+              // The subtitle tracks cut like the top rung's video (every rung has the same boundaries).
+              const firstSegments = parseMediaPlaylist(await fs.readFile(path.join(dir, rungs[0]!.name, 'index.m3u8'), 'utf8')).map((x) => x.durationSec);
+              subtitles = await subtitleRenditions(deps, task, subtitleSources, dir, firstSegments, run);
               if (task.hls?.encryption) encryption = await encryptHls(dir, folderKey, playlists, task.hls.encryption);
               const audioPeak = audioEntries.length ? Math.max(...audioEntries.map((a) => a.bandwidth.peak)) : 0;
               for (const [i, e] of entries.entries()) renditions.push(renditionOf(rungs[i]!.name, `${folderKey}${e.uri}`, facts[i]!, e.bandwidth.peak + audioPeak));
@@ -151,8 +201,9 @@ export function createPackager(deps: ActivityDeps) {
                 trackStates.push({ name: a.name, key: `${folderKey}${a.uri}`, language: a.language, default: a.default, codecs: a.codecs, channels: a.channels, bandwidth: a.bandwidth.peak });
               }
               manifest = 'master.m3u8';
-              await fs.writeFile(path.join(dir, manifest), groupedMasterPlaylist(entries, audioEntries, task.hls?.audioOnlyVariant === true));
+              await fs.writeFile(path.join(dir, manifest), withSubtitleGroup(groupedMasterPlaylist(entries, audioEntries, task.hls?.audioOnlyVariant === true), subtitles));
             } else {
+              subtitles = await subtitleRenditions(deps, task, subtitleSources, dir, [], run);
               const sizes = facts.map((f) => f.video);
               const args = plan && withAudio
                 ? dashArgs(files, true, dir, task.segmentSec, sizes, audioTracks.map((t) => ({ file: t.primary ? null : trackFile(t), language: t.language })))
@@ -172,7 +223,8 @@ export function createPackager(deps: ActivityDeps) {
               }
               const main = audioTracks.findIndex((t) => t.default);
               // dashTracksArgs numbers the audio sets from 1, in track order.
-              await fs.writeFile(mpdFile, plan && withAudio && main >= 0 ? mainAudioRole(fixMpd(mpd, reps, peaks), String(main + 1)) : fixMpd(mpd, reps, peaks));
+              const fixed = plan && withAudio && main >= 0 ? mainAudioRole(fixMpd(mpd, reps, peaks), String(main + 1)) : fixMpd(mpd, reps, peaks);
+              await fs.writeFile(mpdFile, withTextAdaptationSets(fixed, subtitles));
               for (const [i, rung] of rungs.entries()) renditions.push(renditionOf(rung.name, `${folderKey}${manifest}`, facts[i]!, peaks.get(reps[i]?.id ?? '') ?? null));
               if (plan && withAudio) {
                 const a = facts[0]!.audio!;
@@ -196,6 +248,7 @@ export function createPackager(deps: ActivityDeps) {
             renditions,
             ...(plan && trackStates.length ? { audioTracks: trackStates } : {}),
             ...(encryption ? { encryption } : {}),
+            ...(subtitles.length ? { subtitles: subtitles.map((x) => subtitleState(x, folderKey)) } : {}),
           };
         }),
       ),
@@ -241,4 +294,8 @@ async function encryptHls(
 function renditionOf(name: string, key: string, facts: RungFacts, bandwidth: number | null): RenditionState {
   const v = facts.video;
   return { name, key, width: v.width, height: v.height, fps: Math.round(v.fps * 1000) / 1000, codecs: codecsOf(facts), bandwidth };
+}
+
+function subtitleState(s: SubtitleRendition, folderKey: string): SubtitleOutputState {
+  return { language: bcp47(s.plan.language), name: s.plan.name, default: s.plan.default, forced: s.plan.forced, key: `${folderKey}${s.uri}` };
 }

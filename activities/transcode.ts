@@ -9,6 +9,7 @@ import type { JobInput } from '../model/job';
 import type { TranscodeTask } from '../media/plan';
 import { transcodeArgs } from '../media/args/transcode';
 import { parseProbe, streamBitrateKbps } from '../media/probe-parse';
+import { iso639_2 } from '../media/subtitles';
 import { runFfmpeg } from './ffmpeg-run';
 import { ffprobeJson } from './probe';
 import { withLocalInput, withLocalInputs } from './local-input';
@@ -81,6 +82,9 @@ export async function finishOutput(deps: ActivityDeps, task: TranscodeTask, scra
     audio: firstAudio
       ? { codec: firstAudio.codec, channels: firstAudio.channels, sampleRate: firstAudio.sampleRate, bitrateKbps: streamBitrateKbps(json, 'audio') }
       : null,
+    ...(task.subtitles?.length
+      ? { subtitles: task.subtitles.map((s) => ({ language: iso639_2(s.language), name: s.name, default: s.default, forced: s.forced })) }
+      : {}),
   };
 }
 

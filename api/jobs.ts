@@ -17,7 +17,7 @@ import { tenantKey } from '../model/keys';
 import { finalJobStatuses, type JobError, type JobState, type JobStatus } from '../model/job-state';
 import { priorityKeyOf, type PipelineStore } from '../db/pipelines';
 import type { TemplateStore } from '../db/templates';
-import { checkReadableKey, keyNotFound, resolveTemplates } from './resolve';
+import { checkReadableKey, keyNotFound, resolveSubtitles, resolveTemplates } from './resolve';
 import type { Storage } from '../storage/storage';
 import { pipelineResumedSignal, retryUpdate, searchAttributes, stateQuery, WORKFLOW_TYPE } from '../workflows/definitions';
 import type { mediaJob } from '../workflows/media-job';
@@ -185,6 +185,7 @@ export async function submitJob(
     for (const [n, i] of body.inputs.entries()) inputs.push({ ...i, input: await checkInput(deps, i.input, tenant, `inputs.${n}`) });
   }
   const input = inputs ? inputs[0]!.input : await checkInput(deps, body.input!, tenant);
+  const subtitles = await resolveSubtitles(deps.storage, tenant, body.subtitles, deps.config.SUBTITLE_MAX_BYTES);
   const spec: JobSpec = {
     id,
     tenant,
@@ -203,6 +204,7 @@ export async function submitJob(
     retryWindowSec: deps.config.JOB_RETRY_WINDOW_SEC,
     waitForPipeline: pipeline.state === 'paused',
     chunking: { minDurationSec: deps.config.CHUNK_MIN_DURATION_SEC, chunkSec: deps.config.CHUNK_SEC, maxParallel: deps.config.CHUNK_MAX_PARALLEL },
+    ...(subtitles.length ? { subtitles } : {}),
   };
   const memo: JobMemo = {
     createdAt: spec.createdAt,

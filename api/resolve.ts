@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { FieldError } from '../model/errors';
-import type { JobSubmit, ResolvedOutput, ResolvedSnapshot, ResolvedWatermark } from '../model/job';
+import type { JobSubmit, ResolvedOutput, ResolvedSnapshot, ResolvedSubtitle, ResolvedWatermark } from '../model/job';
 import {
   deepMerge,
   snapshotTemplateSchema,
@@ -126,8 +126,42 @@ async function resolveOutputs(scope: Scope, body: JobSubmit, out: Collector): Pr
       const r = await resolveWatermark(scope, w, [...at, 'watermarks', j], out);
       if (r) watermarks.push(r);
     }
+    const burn = await resolveBurn(scope, o.burnSubtitles, [...at, 'burnSubtitles', 'key'], out);
     if (!template) continue;
-    resolved.push({ name: o.name, templateId: o.template, template, clip: o.clip ? { start: o.clip.start, duration: o.clip.duration ?? null } : null, watermarks, audioTrack: o.audioTrack ?? null });
+    resolved.push({ name: o.name, templateId: o.template, template, clip: o.clip ? { start: o.clip.start, duration: o.clip.duration ?? null } : null, watermarks, audioTrack: o.audioTrack ?? null, ...burn });
+  }
+  return resolved;
+}
+
+/** An output's `burnSubtitles`, its key (if any) scoped to the tenant like a watermark image's. */
+async function resolveBurn(scope: Scope, burn: JobSubmit['outputs'][number]['burnSubtitles'], at: Path, out: Collector): Promise<Pick<ResolvedOutput, 'burnSubtitles'>> {
+  if (!burn) return {};
+  if (burn.key === undefined) return { burnSubtitles: burn };
+  const found = await readableKey(scope.storage, scope.tenant, burn.key);
+  if ('invalid' in found) out.add(at, found.invalid);
+  else if ('missing' in found) out.missing.push(keyNotFound(burn.key, at.join('.')));
+  else return { burnSubtitles: { key: found.key } };
+  return {};
+}
+
+/**
+ * The job's attached subtitle files: each key scoped to the tenant (missing or foreign:
+ * InputNotFound naming `subtitles.N.key`), each object at most `maxBytes` (else InvalidInput).
+ *
+ * @example const subtitles = await resolveSubtitles(storage, 'default', body.subtitles, 5 * 1024 ** 2)
+ */
+export async function resolveSubtitles(storage: Pick<Storage, 'head'>, tenant: string, subtitles: JobSubmit['subtitles'], maxBytes: number): Promise<ResolvedSubtitle[]> {
+  const resolved: ResolvedSubtitle[] = [];
+  for (const [i, s] of (subtitles ?? []).entries()) {
+    const path = `subtitles.${i}.key`;
+    const key = await checkReadableKey(storage, tenant, s.key, path);
+    const info = await storage.head(key);
+    if (info && info.sizeBytes > maxBytes) {
+      throw problemError('InvalidInput', `${path}: the subtitle file has ${info.sizeBytes} bytes, more than SUBTITLE_MAX_BYTES (${maxBytes})`, [
+        { path, message: `larger than ${maxBytes} bytes` },
+      ]);
+    }
+    resolved.push({ key, language: s.language, name: s.name ?? null, default: s.default ?? false, forced: s.forced ?? false });
   }
   return resolved;
 }

@@ -75,6 +75,8 @@ export function alignedChunkSec(tasks: TranscodeTask[], targetSec: number, limit
 export function planChunks(tasks: TranscodeTask[], settings: Pick<ChunkSettings, 'minDurationSec' | 'chunkSec'>): Chunk[] | null {
   const first = tasks[0];
   if (!first || !tasks.some((t) => t.video)) return null;
+  // Subtitle tracks are muxed into a whole file, not joined from chunks: such a range runs at once.
+  if (tasks.some((t) => t.subtitles?.length)) return null;
   const durationSec = first.durationSec;
   if (durationSec < settings.minDurationSec) return null;
   const chunkSec = alignedChunkSec(tasks, settings.chunkSec, durationSec / 2);

@@ -8,6 +8,9 @@ import type { AudioCodec, Container, HlsSettings, TranscodeTemplate, VideoCodec 
 import { outputKey } from '../model/keys';
 import type { ConcatPlan } from './concat-types';
 import { constantRate, parseRate, rateFromNumber, rateText, rateValue, type Rate } from './rate';
+import { planBurn, planSubtitles, subtitleNotes, type BurnPlan, type SubtitlePlan } from './subtitles';
+
+export type { BurnPlan, SubtitlePlan };
 
 export type FitMode = 'keep' | 'pad' | 'crop' | 'stretch';
 
@@ -80,6 +83,10 @@ export interface TranscodeTask {
   rung: { output: string; name: string; segmentSec: number } | null;
   /** Set for a concatenation job (`inputs[]`): the inputs this task joins, read instead of the job's input. */
   concat?: ConcatPlan;
+  /** Subtitle tracks muxed into the file (MP4/MOV: mov_text, WebM: WebVTT); absent: none. */
+  subtitles?: SubtitlePlan[];
+  /** Subtitles burnt into the picture; absent: none. */
+  burn?: BurnPlan;
 }
 
 export interface PackageTask {
@@ -100,6 +107,10 @@ export interface PackageTask {
   audio?: PackageAudio;
   /** HLS settings of the template (audio-only variant, encryption). */
   hls?: HlsSettings;
+  /** WebVTT subtitle renditions beside the rungs; absent: none. */
+  subtitles?: SubtitlePlan[];
+  /** With subtitles: the part of the input the rungs show, which the tracks are cut to (null: all of it). */
+  clip?: { startSec: number; durationSec: number } | null;
 }
 
 export interface PackageAudio {
@@ -174,6 +185,8 @@ export interface RefusedTask {
 export interface Plan {
   tasks: MediaTask[];
   refused: RefusedTask[];
+  /** What the job leaves out on purpose, and why (a bitmap subtitle track); absent: nothing. */
+  notes?: string[];
 }
 
 const FALLBACK_FPS = 30;
@@ -405,6 +418,12 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
   if (typeof track === 'string') return [refuse(id, 'transcode', `output "${out.name}": ${track}`)];
   const audio = planAudio(t, media, track);
   const durationSec = clip?.durationSec ?? media.durationSec;
+  const burn = planBurn(out, media);
+  if (typeof burn === 'string') return [refuse(id, 'transcode', `output "${out.name}": ${burn}`)];
+  if (burn && !t.video) return [refuse(id, 'transcode', `output "${out.name}": burnSubtitles needs a video output`)];
+  const subtitles = planSubtitles(spec, media, t.container);
+  const extras = { ...(subtitles.length ? { subtitles } : {}) };
+  const burnt = burn ? { burn } : {};
 
   if (t.container === 'hls' || t.container === 'dash') {
     const ladder = t.ladder!;
@@ -431,6 +450,7 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
         durationSec,
         watermarks: planWatermarks(out, video.width, ctx.watermarkIds, prefix),
         rung: { output: out.name, name: r.name, segmentSec },
+        ...burnt,
       });
     }
     const pkg: PackageTask = {
@@ -443,6 +463,7 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
       rungTaskIds: rungs.map((r) => r.id),
       ...(audio ? { audio: packageAudio(media, audio, clip, out.audioTrack !== undefined && out.audioTrack !== null) } : {}),
       ...(t.hls ? { hls: t.hls } : {}),
+      ...(subtitles.length ? { subtitles, clip } : {}),
     };
     return [...rungs, pkg];
   }
@@ -464,6 +485,8 @@ function planTranscode(ctx: Context, out: ResolvedOutput): (TranscodeTask | Pack
       durationSec,
       watermarks: video ? planWatermarks(out, video.width, ctx.watermarkIds, prefix) : [],
       rung: null,
+      ...extras,
+      ...burnt,
     },
   ];
 }
@@ -595,5 +618,6 @@ export function planJob(spec: JobSpec, media: MediaInfo): Plan {
       maxHeightRatio: round3(Math.min(...placed.map(({ w, frameHeight }) => (frameHeight - (w.position === 'center' ? 0 : w.dy)) / w.widthPx))),
     });
   }
-  return { tasks: [...watermarkTasks, ...tasks], refused };
+  const notes = subtitleNotes(spec, media);
+  return { tasks: [...watermarkTasks, ...tasks], refused, ...(notes.length ? { notes } : {}) };
 }

@@ -1,6 +1,6 @@
 /** ffprobe's loose JSON normalised once into MediaInfo, with the input limits checked. */
 import { MediaflowError } from '../model/errors';
-import type { AudioInfo, MediaInfo, VideoInfo } from '../model/job-state';
+import type { AudioInfo, MediaInfo, SubtitleInfo, VideoInfo } from '../model/job-state';
 import { IMAGE_DEMUXERS } from './args/input';
 import { parseRate, rateText } from './rate';
 
@@ -18,7 +18,7 @@ interface ProbeStream {
   duration?: string;
   bit_rate?: string;
   nb_frames?: string;
-  disposition?: { attached_pic?: number; default?: number };
+  disposition?: { attached_pic?: number; default?: number; forced?: number };
   tags?: Record<string, string>;
   side_data_list?: { side_data_type?: string; rotation?: number }[];
   field_order?: string;
@@ -84,6 +84,28 @@ function audioOf(streams: ProbeStream[]): AudioInfo[] {
     }));
 }
 
+/** Subtitle codecs ffmpeg can turn into WebVTT and mov_text; the rest (PGS, DVB, VobSub) are pictures. */
+export const TEXT_SUBTITLE_CODECS = ['subrip', 'srt', 'ass', 'ssa', 'mov_text', 'webvtt', 'text'] as const;
+
+function subtitlesOf(streams: ProbeStream[]): SubtitleInfo[] {
+  return streams
+    .filter((s) => s.codec_type === 'subtitle')
+    .map((s, index) => {
+      const codec = s.codec_name ?? 'unknown';
+      const language = s.tags?.language ?? s.tags?.LANGUAGE;
+      const title = s.tags?.title ?? s.tags?.TITLE;
+      return {
+        index,
+        codec,
+        text: (TEXT_SUBTITLE_CODECS as readonly string[]).includes(codec),
+        language: language && language !== 'und' ? language : null,
+        title: title ?? null,
+        ...(s.disposition?.default ? { default: true } : {}),
+        ...(s.disposition?.forced ? { forced: true } : {}),
+      };
+    });
+}
+
 /**
  * A stream's language tag as BCP 47 (ISO 639-2 `eng`/`fre` → `en`/`fr`), or nothing for an
  * untagged, `und` or malformed tag (a tag is user data: only a well-formed one goes into playlists).
@@ -109,6 +131,7 @@ export function parseProbe(json: ProbeJson, sizeBytes: number, limits: InputLimi
   const streams = json.streams ?? [];
   const video = videoOf(streams);
   const audio = audioOf(streams);
+  const subtitles = subtitlesOf(streams);
   if (!video && audio.length === 0) {
     throw new MediaflowError('UnsupportedInput', 'the input has neither a video nor an audio stream');
   }
@@ -124,6 +147,7 @@ export function parseProbe(json: ProbeJson, sizeBytes: number, limits: InputLimi
     video: still && video ? stillVideo(video) : video,
     audio,
     still,
+    ...(subtitles.length ? { subtitles } : {}),
   };
   checkLimits(info, limits);
   return info;

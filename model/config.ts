@@ -64,6 +64,8 @@ export const configSchema = z.object({
   /** The longest one request may take to arrive in full (uploads included); headers must come within 20 s. */
   REQUEST_TIMEOUT_SEC: positiveInt.default(3600),
   MAX_UPLOAD_BYTES: positiveInt.default(2 * 1024 ** 3),
+  /** Largest subtitle file (`.srt`/`.vtt`) a job may attach or burn in. */
+  SUBTITLE_MAX_BYTES: positiveInt.default(5 * 1024 ** 2),
   MAX_OUTPUT_BYTES: positiveInt.default(8 * 1024 ** 3),
   MAX_INPUT_DURATION_SEC: positiveInt.default(4 * 3600),
   MAX_INPUT_PIXELS: positiveInt.default(8192 * 4320),

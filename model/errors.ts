@@ -42,6 +42,8 @@ export const errorCodes = {
   EncoderMissing: { status: 500, title: 'This worker has no encoder for the requested codec', retryable: false },
   OutputTooLarge: { status: 422, title: 'The output exceeds the size limit', retryable: false },
   WatermarkInvalid: { status: 422, title: 'The watermark cannot be used', retryable: false },
+  /** An attached or burnt-in subtitle file that is not SRT/WebVTT/ASS, has no cue, or is larger than SUBTITLE_MAX_BYTES. */
+  SubtitleInvalid: { status: 422, title: 'The subtitle file cannot be used', retryable: false },
   /** A task whose input is another task's output, which did not succeed; a job retry re-runs both. */
   DependencyFailed: { status: 422, title: 'A task this one needs did not succeed', retryable: false },
   NotifyFailed: { status: 502, title: 'The notification could not be delivered', retryable: true },

@@ -44,6 +44,22 @@ export interface AudioInfo {
   language?: string;
 }
 
+/** A subtitle stream of the input (ffprobe's view, normalised). */
+export interface SubtitleInfo {
+  /** Its place among the input's subtitle streams (0: the first), as ffmpeg's `0:s:N` counts. */
+  index: number;
+  codec: string;
+  /** Text (SRT, ASS, mov_text, WebVTT): carried into outputs. Bitmap (PGS, DVB, VobSub): skipped. */
+  text: boolean;
+  /** The stream's language tag as the container states it (`eng`), null when it states none. */
+  language: string | null;
+  title: string | null;
+  /** The container marks it as the track to show (absent: not marked). */
+  default?: boolean;
+  /** Forced (shown even with subtitles off: foreign-language lines). */
+  forced?: boolean;
+}
+
 /** ffprobe's view of a file, normalised once. */
 export interface MediaInfo {
   /** 0 for a still image. */
@@ -57,6 +73,8 @@ export interface MediaInfo {
   sizeBytes: number;
   video: VideoInfo | null;
   audio: AudioInfo[];
+  /** Subtitle streams; absent when the input has none (and in probe results recorded before they were read). */
+  subtitles?: SubtitleInfo[];
 }
 
 export interface TaskState {
@@ -85,6 +103,8 @@ export interface OutputState {
   audioTracks?: AudioTrackState[];
   /** An encrypted HLS output: the method and the store keys of its key files (never the key itself). */
   encryption?: { method: 'AES-128'; keyObjects: string[] };
+  /** Subtitle tracks the output carries (MP4: mov_text, WebM: WebVTT, HLS/DASH: WebVTT files); absent when none. */
+  subtitles?: SubtitleOutputState[];
 }
 
 export interface AudioTrackState {
@@ -97,6 +117,15 @@ export interface AudioTrackState {
   codecs: string;
   channels: number;
   bandwidth: number | null;
+}
+
+export interface SubtitleOutputState {
+  language: string;
+  name: string;
+  default: boolean;
+  forced: boolean;
+  /** HLS: the subtitle playlist; DASH: the WebVTT file; absent for a track inside the output file. */
+  key?: string;
 }
 
 export interface RenditionState {

@@ -25,6 +25,7 @@ export function jobForTenant(state: JobState, tenant: string): JobState {
       ...(o.renditions ? { renditions: o.renditions.map((r) => ({ ...r, key: strip(r.key) })) } : {}),
       ...(o.audioTracks ? { audioTracks: o.audioTracks.map((a) => ({ ...a, key: strip(a.key) })) } : {}),
       ...(o.encryption ? { encryption: { ...o.encryption, keyObjects: o.encryption.keyObjects.map(strip) } } : {}),
+      ...(o.subtitles ? { subtitles: o.subtitles.map((s) => (s.key !== undefined ? { ...s, key: strip(s.key) } : s)) } : {}),
     })),
     snapshots: state.snapshots.map((s) => ({ ...s, keys: s.keys.map(strip) })),
   };

@@ -112,6 +112,40 @@ export function describeInput(input: JobInput): string {
 /** A watermark on an output: a watermark template, inline settings, or a template with inline overrides. */
 export const jobWatermarkSchema = z.strictObject({ template: templateId.optional(), ...watermarkOverrideFields });
 
+/** A language as BCP 47 (`en`, `pt-BR`) or ISO 639-2 (`eng`, `ger`) spells it. */
+export const languageSchema = z
+  .string()
+  .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/, 'a language code such as "en", "pt-BR" or "eng"');
+
+/** An uploaded `.srt` or `.vtt` object attached to a job: a subtitle track of every output that carries subtitles. */
+export const jobSubtitleSchema = z.strictObject({
+  /** The object (SRT or WebVTT), in the tenant's part of the store like `input.key`; at most SUBTITLE_MAX_BYTES. */
+  key: objectKeySchema,
+  language: languageSchema,
+  /** Shown in players' menus (HLS NAME, DASH Label, the MP4 track's title); default: the language. */
+  name: z.string().min(1).max(64).optional(),
+  /** The track players select by default. */
+  default: z.boolean().optional(),
+  /** Forced: shown even with subtitles off. */
+  forced: z.boolean().optional(),
+});
+
+/**
+ * Subtitles burnt into the picture (ffmpeg's `subtitles` filter, libass): one of the input's
+ * subtitle tracks (`track`: 0 = its first subtitle stream; or the first with `language`), or an
+ * uploaded `.srt`/`.vtt`/`.ass` object (`key`).
+ */
+export const burnSubtitlesSchema = z
+  .strictObject({
+    track: z.number().int().min(0).max(63).optional(),
+    language: languageSchema.optional(),
+    key: objectKeySchema.optional(),
+  })
+  .superRefine((b, ctx) => {
+    const given = [b.track, b.language, b.key].filter((x) => x !== undefined).length;
+    if (given !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of "track", "language" or "key"' });
+  });
+
 export const jobOutputSchema = z.strictObject({
   name,
   template: templateId,
@@ -121,6 +155,8 @@ export const jobOutputSchema = z.strictObject({
   watermarks: z.array(jobWatermarkSchema).max(4).optional(),
   /** Which audio track of the input (0 = the first); default: the track marked default, else the first. */
   audioTrack: z.number().int().min(0).max(31).optional(),
+  /** Burn a subtitle track into the picture (video outputs). */
+  burnSubtitles: burnSubtitlesSchema.optional(),
 });
 
 /** A snapshot: a snapshot template, inline settings (time | interval | count, format, size, sprite), or both. */
@@ -138,6 +174,8 @@ export const jobSubmitSchema = z
     /** Omitted: one `poster` JPEG. An empty list: no snapshots. */
     snapshots: z.array(jobSnapshotSchema).max(20).optional(),
     outputPrefix: outputPrefix.default(''),
+    /** Uploaded subtitle files added as tracks to every MP4/MOV/WebM/HLS/DASH output, after the input's own text tracks. */
+    subtitles: z.array(jobSubtitleSchema).max(16).optional(),
     notify: z.strictObject({ url: httpUrl }).optional(),
     userData: z
       .string()
@@ -201,6 +239,17 @@ export interface ResolvedOutput {
   watermarks: ResolvedWatermark[];
   /** null: the default track. */
   audioTrack?: number | null;
+  /** Subtitles burnt into the picture: an input track (by index or language) or a store key; absent: none. */
+  burnSubtitles?: { track?: number; language?: string; key?: string };
+}
+
+/** An attached subtitle file, its key scoped to the tenant at submission. */
+export interface ResolvedSubtitle {
+  key: string;
+  language: string;
+  name: string | null;
+  default: boolean;
+  forced: boolean;
 }
 
 /** A snapshot with its template merged in and validated (exactly one of time, interval, count). */
@@ -234,6 +283,8 @@ export interface JobSpec {
   waitForPipeline: boolean;
   /** How long inputs are cut into chunks (the API's configuration at submission); absent: the defaults. */
   chunking?: ChunkSettings;
+  /** Attached subtitle files (job field `subtitles`); absent: none. */
+  subtitles?: ResolvedSubtitle[];
 }
 
 /** How a job cuts long inputs into chunks that any worker may encode. */

@@ -474,6 +474,8 @@ export class JobRun {
     const plan = planJob(this.spec, media);
     this.planned = { media, plan };
     this.applyRefusals(plan);
+    // What the plan leaves out on purpose (a bitmap subtitle track) is said in the job, not failed.
+    for (const message of plan.notes ?? []) (this.state.notes ??= []).push({ at: now(), message });
     return this.planned;
   }
 

@@ -59,6 +59,20 @@ const media = z.object({
     })
     .nullable(),
   audio: z.array(z.object({ codec: z.string(), channels: z.number().int(), sampleRate: z.number().int() })),
+  subtitles: z
+    .array(
+      z.object({
+        index: nonNegInt.describe("its place among the input's subtitle streams (0: the first)"),
+        codec: z.string(),
+        text: z.boolean().describe('text (carried into outputs) rather than pictures (PGS, DVB: skipped)'),
+        language: z.string().nullable(),
+        title: z.string().nullable(),
+        default: z.boolean().optional(),
+        forced: z.boolean().optional(),
+      }),
+    )
+    .optional()
+    .describe('subtitle streams of the input; absent when it has none'),
 });
 
 const concatClip = z.object({ startSec: z.number(), durationSec: z.number().nullable() }).nullable();
@@ -119,6 +133,18 @@ export const jobSchema = z.object({
           }),
         )
         .optional(),
+      subtitles: z
+        .array(
+          z.object({
+            language: z.string(),
+            name: z.string(),
+            default: z.boolean(),
+            forced: z.boolean(),
+            key: z.string().optional().describe("HLS: the track's playlist; DASH: its WebVTT file"),
+          }),
+        )
+        .optional()
+        .describe('subtitle tracks the output carries (MP4: mov_text, WebM: WebVTT, HLS/DASH: WebVTT renditions)'),
     }),
   ),
   snapshots: z.array(z.object({ name: z.string(), keys: z.array(z.string()) })),

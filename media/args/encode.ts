@@ -11,6 +11,7 @@ import type { AudioPlan, TranscodeTask } from '../plan';
 import { commonArgs, inputArgs } from './input';
 import { CONCAT_VIDEO, concatAudio, concatFilter, concatInputArgs } from './concat';
 import { audioArgs, muxers, videoEncoders, watermarkedChains, type RunLimits } from './transcode';
+import { burnFilter } from './subtitles';
 
 /** What one shared run writes, and what each rendition is made of. */
 export interface EncodeLayout {
@@ -109,7 +110,15 @@ export function distinctAudio(tasks: TranscodeTask[]): { audio: AudioPlan[]; ind
  *
  * @example encodeArgs(layout, '/cache/in.mp4', limits, layout.renditions.map(() => []))
  */
-export function encodeArgs(layout: EncodeLayout, input: string | string[], limits: RunLimits, watermarkAssets: string[][], frames: Record<string, number | null> = {}): string[] {
+export function encodeArgs(
+  layout: EncodeLayout,
+  input: string | string[],
+  limits: RunLimits,
+  watermarkAssets: string[][],
+  frames: Record<string, number | null> = {},
+  /** Per rendition: a prepared subtitle file (ASS, timed to the range) to burn in, or null. */
+  burnFiles: (string | null)[] = [],
+): string[] {
   const { renditions } = layout;
   const clip = renditions[0]!.task.clip;
   // A concatenation (media/args/concat.ts): its inputs joined into [cv]/[ca] first, split from there.
@@ -133,9 +142,13 @@ export function encodeArgs(layout: EncodeLayout, input: string | string[], limit
     const v = r.task.video;
     if (!v) return;
     const k = videoOutputs.length;
-    const { chains, out } = watermarkedChains(v, r.task.watermarks, `src${k}`, inputs.length + assetInputs.length, `r${k}`);
+    const { chains, out: picture } = watermarkedChains(v, r.task.watermarks, `src${k}`, inputs.length + assetInputs.length, `r${k}`);
     assetInputs.push(...(watermarkAssets[i] ?? []));
     graph.push(...chains);
+    // Subtitles burnt in last, over the scaled picture and its watermarks.
+    const burn = burnFiles[i];
+    const out = burn ? `r${k}subs` : picture;
+    if (burn) graph.push(`[${picture}]${burnFilter(burn)}[${out}]`);
     videoOutputs.push([
       ...(clip ? ['-t', clip.durationSec.toFixed(3)] : []),
       // A chunk ends on an exact frame count: joined chunks lose and repeat no frame.
