@@ -402,8 +402,9 @@ export async function getJob(deps: JobsDeps, id: string, tenant: string): Promis
 }
 
 /**
- * Wakes the jobs a paused pipeline held in `queued` (they also re-check on their own every
- * 30 s, so a job this misses is only late, never stuck). Returns how many were signalled.
+ * Wakes the jobs a paused pipeline held in `queued` (they also re-check on their own, after
+ * 30 s, then at doubling intervals up to an hour: a job this misses is only late, never stuck).
+ * Returns how many were signalled.
  *
  * @example await releasePipeline(deps, 'default', 'batch')
  */
