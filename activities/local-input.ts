@@ -12,7 +12,7 @@ import { Context } from '@temporalio/activity';
 import { MediaflowError } from '../model/errors';
 import type { JobInput } from '../model/job';
 import { downloadUrl } from '../storage/fetch-url';
-import { createInputCache, objectIdentity, sameObjectVersion, type InputCache, type InputLease } from '../storage/input-cache';
+import { createInputCache, objectIdentity, processDirName, sameObjectVersion, type InputCache, type InputLease } from '../storage/input-cache';
 import type { ObjectInfo, Storage } from '../storage/storage';
 import type { ActivityDeps } from './deps';
 
@@ -51,7 +51,8 @@ function activityContext(): Context | null {
 
 /** A name ffmpeg sees without the user's extension: the key's extension is the user's word and would steer format detection (a `.jpg` key picks the image2 pattern demuxer); content decides. */
 async function scratchName(deps: ActivityDeps): Promise<string> {
-  const dir = path.join(deps.workDir, 'inputs');
+  // This process's own folder: a killed worker's is removed by the next worker to start (worker/main.ts).
+  const dir = path.join(deps.workDir, 'inputs', processDirName());
   await fs.mkdir(dir, { recursive: true });
   return path.join(dir, `${randomUUID()}.input`);
 }

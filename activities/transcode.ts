@@ -13,6 +13,7 @@ import { iso639_2 } from '../media/subtitles';
 import { runFfmpeg } from './ffmpeg-run';
 import { ffprobeJson } from './probe';
 import { withLocalInput, withLocalInputs } from './local-input';
+import { processDirName } from '../storage/input-cache';
 import type { ActivityDeps } from './deps';
 
 /** Heartbeat interval: well inside the heartbeat timeout, and how often cancellation can reach us. */
@@ -41,9 +42,13 @@ export async function withHeartbeats<T>(work: (report: (p: number) => void, sign
   }
 }
 
-/** Runs `work` in a fresh scratch directory of this worker; the directory is always removed. */
+/**
+ * Runs `work` in a fresh scratch directory of this worker; the directory is always removed. It lies
+ * in this process's own folder (outputs/<host>-<pid>/), which the next worker to start on this host
+ * removes when the process was killed before it could clean up (worker/main.ts).
+ */
 export async function withScratchDir<T>(deps: ActivityDeps, work: (dir: string) => Promise<T>): Promise<T> {
-  const dir = path.join(deps.workDir, 'outputs', randomUUID());
+  const dir = path.join(deps.workDir, 'outputs', processDirName(), randomUUID());
   await fs.mkdir(dir, { recursive: true });
   try {
     return await work(dir);

@@ -415,8 +415,9 @@ export async function getJob(deps: JobsDeps, id: string, tenant: string): Promis
 }
 
 /**
- * Wakes the jobs a paused pipeline held in `queued` (they also re-check on their own every
- * 30 s, so a job this misses is only late, never stuck). Returns how many were signalled.
+ * Wakes the jobs a paused pipeline held in `queued` (they also re-check on their own, after
+ * 30 s, then at doubling intervals up to an hour: a job this misses is only late, never stuck).
+ * Returns how many were signalled.
  *
  * @example await releasePipeline(deps, 'default', 'batch')
  */
@@ -424,9 +425,14 @@ export async function releasePipeline(deps: JobsDeps, tenant: string, pipeline: 
   const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
   const query = `WorkflowType = ${quote(WORKFLOW_TYPE)} AND ExecutionStatus = 'Running' AND MediaPipeline = ${quote(pipeline)} AND MediaTenant = ${quote(tenant)} AND MediaJobStatus = 'queued'`;
   let released = 0;
+  // 16 signals in flight: one at a time, 1000 held jobs kept the PATCH open for minutes on a busy cluster.
+  const inFlight = new Set<Promise<void>>();
   for await (const wf of deps.client.workflow.list({ query })) {
-    await deps.client.workflow.getHandle(wf.workflowId).signal(pipelineResumedSignal).catch(() => undefined);
+    const sent: Promise<void> = deps.client.workflow.getHandle(wf.workflowId).signal(pipelineResumedSignal).catch(() => undefined).finally(() => inFlight.delete(sent));
+    inFlight.add(sent);
     released += 1;
+    if (inFlight.size >= 16) await Promise.race(inFlight);
   }
+  await Promise.all(inFlight);
   return released;
 }

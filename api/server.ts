@@ -119,10 +119,16 @@ export async function startApi(config: Config, options: { db?: Database } = {}):
   return {
     url: `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`,
     async close() {
+      const http = server as import('node:http').Server;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Idle keep-alive sockets would hold close() open forever.
-      (server as import("node:http").Server).closeIdleConnections?.();
+      // A keep-alive connection that keeps bringing requests (a busy client's pool) is never idle
+      // and would hold close() open as long as the client goes on: each answer from now on closes
+      // its connection, so clients reconnect to another replica. Idle ones are closed as they appear.
+      http.on('request', (_req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => res.setHeader('connection', 'close'));
+      http.closeIdleConnections?.();
+      const idle = setInterval(() => http.closeIdleConnections?.(), 250);
       await closed;
+      clearInterval(idle);
       clearInterval(sweeper);
       if (lockFile && (await fs.readFile(lockFile, 'utf8').catch(() => '')).trim() === String(process.pid)) await fs.rm(lockFile, { force: true });
       await connection.close();

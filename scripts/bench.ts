@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only=ladder,smallJobs,poster,longInput,headOfLine,api]`: what users pay for, against
+ * `npm run bench [-- --quick] [-- --only=ladder,smallJobs,poster,longInput,headOfLine,api,burst]`: what users pay for, against
  * plain ffmpeg in the same run. Starts the real stack (Temporal dev server, the API, a worker
  * process), runs the scenarios in bench/scenarios/, prints a table and writes
  * bench/results/latest.json plus a dated copy.
@@ -17,9 +17,10 @@ import { runLongInput, type LongInputResult } from '../bench/scenarios/long-inpu
 import { headOfLineTargets, runHeadOfLine, type HeadOfLineResult } from '../bench/scenarios/head-of-line';
 import { runPoster, type PosterResult } from '../bench/scenarios/poster';
 import { runSmallJobs, type SmallJobsResult } from '../bench/scenarios/small-jobs';
+import { runBurst, type BurstResult } from '../bench/scenarios/burst';
 import { startService } from '../bench/service';
 
-const scenarioNames = ['ladder', 'smallJobs', 'poster', 'longInput', 'headOfLine', 'api'] as const;
+const scenarioNames = ['ladder', 'smallJobs', 'poster', 'longInput', 'headOfLine', 'api', 'burst'] as const;
 type ScenarioName = (typeof scenarioNames)[number];
 
 const argv = process.argv.slice(2);
@@ -40,15 +41,16 @@ const concurrency = Number(process.env.WORKER_ACTIVITY_CONCURRENCY ?? 2);
 
 const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-bench-'));
 const settings: BenchSettings = quick
-  ? { quick, ladderSourceSec: 8, ladderRounds: 1, smallJobs: 16, posterSamples: 3, longSourceSec: 120, apiSubmits: 300, apiGets: 500, apiClients: 50, workDir }
-  : { quick, ladderSourceSec: 20, ladderRounds: 3, smallJobs: 100, posterSamples: 5, longSourceSec: 600, apiSubmits: 2000, apiGets: 2000, apiClients: 50, workDir };
+  ? { quick, ladderSourceSec: 8, ladderRounds: 1, smallJobs: 16, posterSamples: 3, longSourceSec: 120, apiSubmits: 300, apiGets: 500, apiClients: 50, burstJobs: 100, workDir }
+  : { quick, ladderSourceSec: 20, ladderRounds: 3, smallJobs: 100, posterSamples: 5, longSourceSec: 600, apiSubmits: 2000, apiGets: 2000, apiClients: 50, burstJobs: 1000, workDir };
 
 const notes: string[] = [];
 if (quick) {
   notes.push(
     `--quick: the ladder source is ${settings.ladderSourceSec} s (not 20 s) and runs once (not 3 rounds), ${settings.smallJobs} small jobs (not 100), ` +
       `the long input is ${settings.longSourceSec / 60} minutes (not 10), ` +
-      `${settings.posterSamples} poster samples (not 5), ${settings.apiSubmits} submissions and ${settings.apiGets} GETs (not 2000 each).`,
+      `${settings.posterSamples} poster samples (not 5), ${settings.apiSubmits} submissions and ${settings.apiGets} GETs (not 2000 each), ` +
+      `a burst of ${settings.burstJobs} jobs on the cluster (not 1000).`,
   );
 }
 notes.push(
@@ -71,7 +73,7 @@ console.log(`mediaflow bench${quick ? ' (--quick)' : ''}: starting Temporal, the
 const service = await startService({ concurrency, persist: true });
 const ver = versions(service.binaries);
 const jobs: JobRecord[] = [];
-const results: { ladder?: LadderResult; smallJobs?: SmallJobsResult; poster?: PosterResult; longInput?: LongInputResult; headOfLine?: HeadOfLineResult; api?: ApiResult } = {};
+const results: { ladder?: LadderResult; smallJobs?: SmallJobsResult; poster?: PosterResult; longInput?: LongInputResult; headOfLine?: HeadOfLineResult; api?: ApiResult; burst?: BurstResult } = {};
 const errors: Record<string, string> = {};
 let overhead: { method: Record<string, string>; jobs: { id: string; scenario: string; breakdown: Breakdown }[] } | null = null;
 
@@ -99,6 +101,8 @@ try {
   if (long) results.longInput = await step('longInput', () => runLongInput(service, settings, long, jobs));
   if (long) results.headOfLine = await step('headOfLine', () => runHeadOfLine(service, settings, long, jobs));
   results.api = await step('api', () => runApi(service, settings, jobs));
+  // Its own cluster (real Temporal server on PostgreSQL), not the dev-server stack above.
+  results.burst = await step('burst', () => runBurst(settings));
 
   const runs = await service.runs();
   overhead = {
@@ -258,6 +262,22 @@ if (A) {
   if (A.getFinished) rows.push(row('GET /v1/jobs/{id} (finished jobs)', A.getFinished));
   rows.push(['GET /v1/jobs/{id} (job no worker picked up)', String(A.getQueued.samples), String(A.getQueued.samples), p50p99(A.getQueued.latencyMs), '', '']);
   out.push(renderTable(['request', 'clients', 'n', 'p50 / p99', 'req/s', 'statuses'], rows));
+}
+const B = results.burst;
+if (B) {
+  const flag = (ok: boolean) => (ok ? 'met' : 'MISSED');
+  out.push('', `8. Burst on the cluster (real Temporal server on PostgreSQL, 2 APIs, 3 workers): ${B.jobs} tiny jobs (1 s 160x90 → one MP4) to a paused pipeline, then the same number of raw client starts`);
+  out.push(
+    renderTable(
+      ['what', 'clients', 'n', 'jobs/min', 'p50 / p99', 'statuses'],
+      [
+        ['POST /v1/jobs, both APIs', String(B.api.clients), String(B.api.jobs), String(B.api.jobsPerMin), p50p99(B.api.latencyMs), JSON.stringify(B.api.statuses)],
+        ['raw client.workflow.start', String(B.raw.clients), String(B.raw.jobs), String(B.raw.jobsPerMin), p50p99(B.raw.latencyMs), ''],
+      ],
+    ),
+  );
+  out.push(`   API ÷ raw: throughput ${times(B.throughputRatio)} (target ≥ 0.9×: ${flag(B.throughputRatio >= 0.9)}), p99 ${times(B.p99Ratio)} (target ≤ 1.2×: ${flag(B.p99Ratio <= 1.2)})`);
+  out.push(`   drain: pipeline resumed (${B.drain.released} jobs signalled) → all ${B.jobs} succeeded in ${duration(B.drain.ms)} (${B.drain.jobsPerMin} jobs/min); load ${B.loadAverage.before.join(' ')} → ${B.loadAverage.after.join(' ')}`);
 }
 if (overhead && overhead.jobs.length) {
   out.push('', '7. Orchestration overhead: wall time split by what the job was doing (ffmpeg wins when several overlap; groups: mean per job)');

@@ -32,7 +32,7 @@ import { resolveFfmpeg, whichSync } from '../activities/ffmpeg-path';
 import { webhookSecret } from '../activities/webhook';
 import { openDatabase } from '../db/database';
 import { findTemporalCli } from './temporal-cli';
-import { findTemporalServer, registerNamespace, setupTemporalSchema, startTemporalServer } from './temporal-server';
+import { findTemporalServer, registerNamespace, setupTemporalSchema, startTemporalServer, type TemporalServer } from './temporal-server';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -245,51 +245,163 @@ async function ensureBuilt(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// mediaflow's processes
+// mediaflow's processes and the Temporal server: each one stoppable, killable and restartable
 
-interface Service {
-  name: string;
-  child: ChildProcess;
-  log: string;
-  exited: Promise<string>;
-  url?: string;
+/** One process of the cluster (the Temporal server, an API, a worker), as the chaos test drives it. */
+export interface ClusterProcess {
+  readonly name: string;
+  /** The current process id (and process group): a new one after every start. */
+  readonly pid: number;
+  /** An API's base URL. */
+  readonly url?: string;
+  readonly log: string;
+  running(): boolean;
+  /** SIGKILL to its whole group (it and its ffmpeg), like a machine that dies; returns at once. */
+  kill9(): void;
+  /** SIGTERM, then SIGKILL after the grace time; resolves when it has exited. */
+  stop(): Promise<void>;
+  /** Starts it again (after stop or kill9) and resolves when it is ready: an API answers /readyz, a worker polls, Temporal's frontend answers. */
+  start(): Promise<void>;
 }
 
-function startService(name: string, entry: string, env: Record<string, string>, logDir: string, reaper: Reaper): Service {
-  const log = path.join(logDir, `${name}.log`);
+export interface Cluster {
+  dir: string;
+  dataDir: string;
+  logDir: string;
+  /** Temporal's frontend, host:port. */
+  address: string;
+  namespace: string;
+  databaseUrl: string;
+  temporal: ClusterProcess;
+  apis: ClusterProcess[];
+  workers: ClusterProcess[];
+  /** Every process running now, the supervisor (this process) first. */
+  pids(): number[];
+  /** Settles with a description when a process exits that no stop/kill9 asked for. */
+  unexpectedExit: Promise<string>;
+  /** Stops the APIs and workers, then Temporal, then PostgreSQL. */
+  stop(): Promise<void>;
+}
+
+interface Spawned {
+  child: ChildProcess;
+  exited: Promise<string>;
+}
+
+/**
+ * A restartable process: `spawnIt` starts it (detached: its own group), `ready` says when it serves.
+ * Exits that no stop/kill9 asked for are reported to `unexpected`.
+ */
+function managed(
+  name: string,
+  log: string,
+  reaper: Reaper,
+  graceSec: number,
+  spawnIt: () => Spawned,
+  ready: (p: ClusterProcess) => Promise<boolean>,
+  unexpected: (why: string) => void,
+  url?: string,
+): ClusterProcess {
+  let current: Spawned | null = null;
+  let expected = false;
+  const isRunning = () => current !== null && current.child.exitCode === null && current.child.signalCode === null;
+  const p: ClusterProcess = {
+    name,
+    log,
+    ...(url ? { url } : {}),
+    get pid() {
+      return current?.child.pid ?? 0;
+    },
+    running: isRunning,
+    kill9() {
+      if (!current) return;
+      expected = true;
+      signalGroup(current.child.pid, 'SIGKILL');
+    },
+    async stop() {
+      if (!current) return;
+      expected = true;
+      const { child, exited } = current;
+      if (isRunning()) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => signalGroup(child.pid, 'SIGKILL'), graceSec * 1000);
+        await exited;
+        clearTimeout(killer);
+      }
+      await exited;
+      // Whatever it left in its group (an ffmpeg).
+      signalGroup(child.pid, 'SIGKILL');
+      reaper.forget(child.pid!);
+    },
+    async start() {
+      if (isRunning()) throw new Error(`${name} is running`);
+      if (current) reaper.forget(current.child.pid!);
+      expected = false;
+      const started = spawnIt();
+      current = started;
+      reaper.watch(started.child.pid!);
+      void started.exited.then((how) => {
+        if (!expected && current === started) unexpected(`${name} exited (${how})`);
+      });
+      const deadline = Date.now() + 180_000;
+      while (!(await ready(p))) {
+        if (!isRunning()) throw new Error(`${name} exited before it was ready:\n${fs.readFileSync(log, 'utf8').slice(-3000)}`);
+        if (Date.now() > deadline) throw new Error(`${name}: not ready in 180 s (log: ${log})`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+  };
+  return p;
+}
+
+function spawnNode(entry: string, env: Record<string, string>, log: string): Spawned {
   const fd = fs.openSync(log, 'a');
   const child = spawn(process.execPath, ['--enable-source-maps', entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd], detached: true });
   fs.closeSync(fd);
-  reaper.watch(child.pid!);
-  return { name, child, log, exited: exitedPromise(child) };
+  return { child, exited: exitedPromise(child) };
 }
 
-async function waitFor(what: string, service: Service, ready: () => Promise<boolean> | boolean, timeoutMs = 180_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ready())) {
-    if (service.child.exitCode !== null || service.child.signalCode !== null) {
-      throw new Error(`${service.name} exited before ${what}:\n${fs.readFileSync(service.log, 'utf8').slice(-3000)}`);
+/** Bytes of `file` from `offset` on (a restarted worker's own part of its log). */
+function logSince(file: string, offset: number): string {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.max(0, size - offset));
+      fs.readSync(fd, buf, 0, buf.length, offset);
+      return buf.toString('utf8');
+    } finally {
+      fs.closeSync(fd);
     }
-    if (Date.now() > deadline) throw new Error(`${service.name}: no ${what} in ${timeoutMs / 1000} s (log: ${service.log})`);
-    await new Promise((r) => setTimeout(r, 250));
+  } catch {
+    return '';
   }
 }
 
-async function stopService(s: Service, graceSec: number, reaper: Reaper): Promise<void> {
-  if (s.child.exitCode === null && s.child.signalCode === null) {
-    s.child.kill('SIGTERM');
-    const killer = setTimeout(() => signalGroup(s.child.pid, 'SIGKILL'), graceSec * 1000);
-    await s.exited;
-    clearTimeout(killer);
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
   }
-  // Whatever it left in its group (an ffmpeg).
-  signalGroup(s.child.pid, 'SIGKILL');
-  reaper.forget(s.child.pid!);
 }
 
 // ---------------------------------------------------------------------------------------------
 
-export async function cluster(o: ClusterOptions): Promise<void> {
+export interface StartClusterOptions extends ClusterOptions {
+  /** More variables for the APIs and workers (the test's LOG_LEVEL, concurrency…). */
+  env?: Record<string, string>;
+  /** Called at once with the cluster's stop, so a Ctrl-C during the start stops what has started. */
+  onStopper?: (stop: () => Promise<void>) => void;
+}
+
+/**
+ * Starts PostgreSQL, the Temporal server on it, mediaflow's database, the APIs and the workers, and
+ * resolves when every one serves. `npm run cluster` and test/e2e/chaos.test.ts both start it here.
+ *
+ * @example const c = await startCluster({ dir, apis: 2, workers: 3, apiPort: 3000, temporalPort: 7233, pgPort: 5433 }); c.workers[0].kill9()
+ */
+export async function startCluster(o: StartClusterOptions): Promise<Cluster> {
   const logDir = path.join(o.dir, 'logs');
   const dataDir = path.join(o.dir, 'data');
   fs.mkdirSync(logDir, { recursive: true });
@@ -303,85 +415,164 @@ export async function cluster(o: ClusterOptions): Promise<void> {
     DATA_DIR: dataDir,
     TEMPORAL_ADDRESS: address,
     STORAGE_DRIVER: 'local',
+    ...o.env,
   };
   const config: Config = loadConfig({ ...process.env, ...env });
   // Fail before starting anything when a tool is missing.
-  const binaries = await resolveFfmpeg(config);
+  await resolveFfmpeg(config);
   const temporalBinaries = findTemporalServer();
   if (!temporalBinaries) throw new Error('no temporal-server 1.29.1: install Go (it is built with go install) or set TEMPORAL_SERVER_PATH and TEMPORAL_SQL_TOOL_PATH');
   if (!findTemporalCli()) throw new Error('no Temporal CLI (scripts/temporal-cli.ts builds it with Go)');
   await ensureBuilt();
 
   const reaper = startReaper();
-  const services: Service[] = [];
+  const services: ClusterProcess[] = [];
+  let temporal: ClusterProcess | null = null;
   let postgres: Postgres | null = null;
-  let temporal: Awaited<ReturnType<typeof startTemporalServer>> | null = null;
-  let stopping = false;
-  const graceSec = config.WORKER_SHUTDOWN_GRACE_SEC + 15;
-  const stopAll = async (why: string, code: number): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${why}: stopping the APIs and workers, then Temporal, then PostgreSQL…`);
-    await Promise.all(services.map((s) => stopService(s, graceSec, reaper)));
-    await temporal?.stop();
-    await postgres?.stop();
-    reaper.done();
-    console.log('stopped.');
-    process.exit(code);
+  let stopped: Promise<void> | undefined;
+  let reportUnexpected: (why: string) => void = () => undefined;
+  const unexpectedExit = new Promise<string>((resolve) => (reportUnexpected = resolve));
+  const unexpected = (why: string) => {
+    if (!stopped) reportUnexpected(why);
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll(signal, 0));
-  process.on('exit', () => {
-    for (const s of services) signalGroup(s.child.pid, 'SIGKILL');
-  });
+  const graceSec = config.WORKER_SHUTDOWN_GRACE_SEC + 15;
+  const killAll = () => {
+    for (const s of services) signalGroup(s.pid, 'SIGKILL');
+  };
+  const stop = () =>
+    (stopped ??= (async () => {
+      await Promise.all(services.map((s) => s.stop()));
+      await temporal?.stop();
+      await postgres?.stop();
+      reaper.done();
+      process.off('exit', killAll);
+    })());
+  o.onStopper?.(stop);
+  process.on('exit', killAll);
 
   try {
     postgres = await startPostgres(o.dir, o.pgPort, logDir, reaper);
+    void postgres.child.once('exit', (code, signal) => unexpected(`PostgreSQL exited (${signal ?? `code ${code}`})`));
     const pgTarget = { host: '127.0.0.1', port: o.pgPort, user: 'temporal', password: postgres.passwords.temporal };
     await setupTemporalSchema(temporalBinaries.sqlTool, pgTarget);
-    temporal = await startTemporalServer({ binaries: temporalBinaries, db: pgTarget, port: o.temporalPort, logFile: path.join(logDir, 'temporal.log') });
-    reaper.watch(temporal.pid);
-    void temporal.exited.then(() => stopAll('the Temporal server exited', 1));
+    const temporalLog = path.join(logDir, 'temporal.log');
+    let server: TemporalServer | null = null;
+    temporal = {
+      name: 'temporal',
+      log: temporalLog,
+      get pid() {
+        return server?.pid ?? 0;
+      },
+      running: () => server !== null && !serverGone,
+      kill9() {
+        expectedServerExit = true;
+        signalGroup(server?.pid, 'SIGKILL');
+      },
+      async stop() {
+        expectedServerExit = true;
+        await server?.stop();
+        if (server) reaper.forget(server.pid);
+      },
+      async start() {
+        expectedServerExit = false;
+        serverGone = false;
+        const started = await startTemporalServer({ binaries: temporalBinaries, db: pgTarget, port: o.temporalPort, logFile: temporalLog });
+        server = started;
+        reaper.watch(started.pid);
+        void started.exited.then(() => {
+          if (server === started) serverGone = true;
+          if (!expectedServerExit && server === started) unexpected('the Temporal server exited');
+        });
+      },
+    };
+    let expectedServerExit = false;
+    let serverGone = false;
+    await temporal.start();
     await registerNamespace(address, config.TEMPORAL_NAMESPACE);
 
-    env.DATABASE_URL = `postgres://mediaflow:${postgres.passwords.mediaflow}@127.0.0.1:${o.pgPort}/mediaflow`;
+    const databaseUrl = `postgres://mediaflow:${postgres.passwords.mediaflow}@127.0.0.1:${o.pgPort}/mediaflow`;
+    env.DATABASE_URL = databaseUrl;
     // Migrated once here, so the processes start on a current schema; the webhook secret made once, shared.
     await (await openDatabase(loadConfig({ ...process.env, ...env }))).close();
     await webhookSecret(config);
 
-    const apis = Array.from({ length: o.apis }, (_, i) =>
-      startService(`api-${i + 1}`, 'dist/api/server.js', { ...env, HOST: '127.0.0.1', PORT: String(o.apiPort + i) }, logDir, reaper),
-    );
-    const workers = Array.from({ length: o.workers }, (_, i) =>
-      startService(`worker-${i + 1}`, 'dist/worker/main.js', { ...env, WORKER_PIPELINES: '*' }, logDir, reaper),
-    );
+    const apis = Array.from({ length: o.apis }, (_, i) => {
+      const name = `api-${i + 1}`;
+      const log = path.join(logDir, `${name}.log`);
+      const url = `http://127.0.0.1:${o.apiPort + i}`;
+      return managed(name, log, reaper, graceSec, () => spawnNode('dist/api/server.js', { ...env, HOST: '127.0.0.1', PORT: String(o.apiPort + i) }, log),
+        () => fetch(`${url}/readyz`).then((r) => r.ok, () => false), unexpected, url);
+    });
+    const workers = Array.from({ length: o.workers }, (_, i) => {
+      const name = `worker-${i + 1}`;
+      const log = path.join(logDir, `${name}.log`);
+      let from = 0;
+      return managed(name, log, reaper, graceSec, () => {
+        from = fileSize(log);
+        return spawnNode('dist/worker/main.js', { ...env, WORKER_PIPELINES: '*' }, log);
+      }, async () => logSince(log, from).includes('worker polling'), unexpected);
+    });
     services.push(...apis, ...workers);
-    for (const s of services) void s.exited.then((how) => stopAll(`${s.name} exited (${how})`, 1));
-    await Promise.all([
-      ...apis.map((s, i) => {
-        s.url = `http://127.0.0.1:${o.apiPort + i}`;
-        return waitFor('readiness', s, () => fetch(`${s.url}/readyz`).then((r) => r.ok, () => false));
-      }),
-      ...workers.map((s) => waitFor('polling', s, () => fs.readFileSync(s.log, 'utf8').includes('worker polling'))),
-    ]);
+    await Promise.all(services.map((s) => s.start()));
+    return {
+      dir: o.dir,
+      dataDir,
+      logDir,
+      address,
+      namespace: config.TEMPORAL_NAMESPACE,
+      databaseUrl,
+      temporal,
+      apis,
+      workers,
+      pids: () => [process.pid, postgres!.child.pid!, temporal!.pid, ...services.map((s) => s.pid)],
+      unexpectedExit,
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
 
-    const pgUrl = (user: string) => `postgres://${user}:…@127.0.0.1:${o.pgPort}`;
-    console.log(`
-mediaflow cluster is running (everything under ${o.dir})
-  APIs         ${apis.map((s) => s.url).join('   ')}
-  Workers      ${workers.length} processes, every pipeline (WORKER_PIPELINES=*)
-  Temporal     ${address} (temporal-server ${temporalBinaries.server}, namespace ${config.TEMPORAL_NAMESPACE})
-  PostgreSQL   ${pgUrl('temporal')}/temporal, /temporal_visibility; ${pgUrl('mediaflow')}/mediaflow (passwords in ${path.join(o.dir, 'passwords.json')})
-  Storage      local, ${dataDir} (shared by every process)
-  ffmpeg       ${binaries.ffmpeg}
-  Logs         ${logDir}/{postgres,temporal,api-N,worker-N}.log
-  Processes    supervisor ${process.pid}, PostgreSQL ${postgres.child.pid}, Temporal ${temporal.pid}, ${services.map((s) => `${s.name} ${s.child.pid}`).join(', ')}
-
-The README's curl examples work against any of the API ports. Ctrl-C stops everything; if one process dies, the rest are stopped.
-`);
+/** `npm run cluster`: starts it, prints where everything is, and stops it on Ctrl-C or when a process dies. */
+export async function cluster(o: ClusterOptions): Promise<void> {
+  let stopCluster: (() => Promise<void>) | null = null;
+  let stopping = false;
+  const stopAll = async (why: string, code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${why}: stopping the APIs and workers, then Temporal, then PostgreSQL…`);
+    await stopCluster?.();
+    console.log('stopped.');
+    process.exit(code);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void stopAll(signal, 0));
+  let c: Cluster;
+  try {
+    c = await startCluster({ ...o, onStopper: (stop) => (stopCluster = stop) });
   } catch (err) {
     console.error(err instanceof Error ? err.message : err);
     await stopAll('start failed', 1);
+    return;
   }
+  void c.unexpectedExit.then((why) => stopAll(why, 1));
+  const config = loadConfig({ ...process.env, DATA_DIR: c.dataDir });
+  const binaries = await resolveFfmpeg(config);
+  const pgUrl = (user: string) => `postgres://${user}:…@127.0.0.1:${o.pgPort}`;
+  const [, postgresPid] = c.pids();
+  console.log(`
+mediaflow cluster is running (everything under ${o.dir})
+  APIs         ${c.apis.map((s) => s.url).join('   ')}
+  Workers      ${c.workers.length} processes, every pipeline (WORKER_PIPELINES=*)
+  Temporal     ${c.address} (temporal-server ${findTemporalServer()!.server}, namespace ${c.namespace})
+  PostgreSQL   ${pgUrl('temporal')}/temporal, /temporal_visibility; ${pgUrl('mediaflow')}/mediaflow (passwords in ${path.join(o.dir, 'passwords.json')})
+  Storage      local, ${c.dataDir} (shared by every process)
+  ffmpeg       ${binaries.ffmpeg}
+  Logs         ${c.logDir}/{postgres,temporal,api-N,worker-N}.log
+  Processes    supervisor ${process.pid}, PostgreSQL ${postgresPid}, Temporal ${c.temporal.pid}, ${[...c.apis, ...c.workers].map((s) => `${s.name} ${s.pid}`).join(', ')}
+
+The README's curl examples work against any of the API ports. Ctrl-C stops everything; if one process dies, the rest are stopped.
+`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await cluster(options());

@@ -84,7 +84,8 @@ export interface InputCacheStats {
 }
 
 /** This process's folder under `inputs/`: host and pid, so processes sharing DATA_DIR never collide. */
-function processDirName(): string {
+/** This process's own folder name under a shared directory: host and pid. */
+export function processDirName(): string {
   return `${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}`;
 }
 
@@ -101,17 +102,30 @@ function pidAlive(pid: number): boolean {
  * @example const cache = await createInputCache('/data/work/inputs', 10 * 2 ** 30)
  *          const lease = await cache.acquire(`oss:bucket/raw/a.mp4#"etag"`, (file, signal) => download(file, signal))
  */
+/**
+ * Removes the folders (named by processDirName) under `root` of processes on this host that are
+ * gone: a crashed or killed worker's scratch and cache are only litter now. Other hosts' folders
+ * (a shared disk) and live processes' are left alone.
+ *
+ * @example await removeDeadProcessDirs('.data/work/outputs')
+ */
+export async function removeDeadProcessDirs(root: string): Promise<string[]> {
+  const host = `${processDirName().replace(/-\d+$/, '')}-`;
+  const removed: string[] = [];
+  for (const name of await fs.readdir(root).catch(() => [] as string[])) {
+    const pid = Number(name.slice(host.length));
+    if (name.startsWith(host) && Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) {
+      await fs.rm(path.join(root, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
 export async function createInputCache(root: string, maxBytes: number) {
   const dir = path.join(root, processDirName());
   await fs.mkdir(dir, { recursive: true });
-  // Folders of dead processes on this host (a crashed or killed worker) are only litter now.
-  const host = `${processDirName().replace(/-\d+$/, '')}-`;
-  for (const name of await fs.readdir(root).catch(() => [] as string[])) {
-    const pid = Number(name.slice(host.length));
-    if (name.startsWith(host) && Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) {
-      await fs.rm(path.join(root, name), { recursive: true, force: true });
-    }
-  }
+  await removeDeadProcessDirs(root);
 
   const entries = new Map<string, Entry>();
   /** Replaced entries still leased by someone: removed on their last release. */

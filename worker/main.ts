@@ -11,6 +11,7 @@ import { logEncoders } from '../activities/capabilities';
 import { loadConfig, taskQueueFor, type Config } from '../model/config';
 import { lightQueueOf } from '../model/queues';
 import { createStorage } from '../storage/create-storage';
+import { removeDeadProcessDirs } from '../storage/input-cache';
 import type { Storage } from '../storage/storage';
 import { openDatabase, type Database } from '../db/database';
 import { serveMetrics } from '../observability/metrics';
@@ -77,7 +78,10 @@ export async function startWorker(
   const announceStarted = async (workflowId: string, activityId: string, attempt: number) => {
     await client.workflow.getHandle(workflowId).signal(activityStartedSignal, { activityId, attempt });
   };
-  const activities = createActivities({ config, storage, binaries, db, workDir: path.join(config.dataDir, 'work'), announceStarted });
+  const workDir = path.join(config.dataDir, 'work');
+  // What killed workers on this host left (scratch outputs, input copies, cached inputs): litter now.
+  for (const sub of ['outputs', 'inputs', 'input-cache']) await removeDeadProcessDirs(path.join(workDir, sub));
+  const activities = createActivities({ config, storage, binaries, db, workDir, announceStarted });
   const workers = new Map<string, Worker[]>();
   const runs: Promise<void>[] = [];
   const common = {

@@ -53,6 +53,17 @@ const heartbeating = { heartbeatTimeout: '10s', cancellationType: ActivityCancel
 const PIPELINE_RECHECK = '30s';
 
 /**
+ * The version marker of the held job's backoff: the resume signal (api/jobs.ts releasePipeline) is
+ * how a held job learns its pipeline is active again; the job's own re-check is only the fallback
+ * for a signal that was missed, so its interval doubles from 30 s up to PIPELINE_RECHECK_MAX_MS.
+ * 10,000 held jobs cost ~3 checks a second instead of 333 (README, Performance). Histories
+ * recorded before it replay the fixed 30 s timer they were recorded with.
+ */
+export const HELD_BACKOFF_PATCH = 'held-recheck-backoff';
+export const PIPELINE_RECHECK_FIRST_MS = 30_000;
+export const PIPELINE_RECHECK_MAX_MS = 3_600_000;
+
+/**
  * The version marker of the `MediaFinishedAt` search attribute. Its upserts are commands that
  * histories recorded before it do not have: `patched()` is false while such a history replays (so
  * it replays as recorded) and true, with a marker in the history, for every run after it.
@@ -708,9 +719,12 @@ export class JobRun {
   async waitForPipeline(): Promise<void> {
     const { pipelineState } = this.activities('pipeline', 'pipeline', 0);
     setCurrentDetails(`queued · pipeline ${this.spec.pipeline} is paused`);
+    const backoff = patched(HELD_BACKOFF_PATCH);
+    let wait = PIPELINE_RECHECK_FIRST_MS;
     while ((await pipelineState({ tenant: this.spec.tenant, pipeline: this.spec.pipeline })) === 'paused') {
       this.pipelineResumed = false;
-      await condition(() => this.pipelineResumed, PIPELINE_RECHECK);
+      await condition(() => this.pipelineResumed, backoff ? wait : PIPELINE_RECHECK);
+      wait = Math.min(wait * 2, PIPELINE_RECHECK_MAX_MS);
     }
   }
 

@@ -23,6 +23,8 @@ export interface BenchSettings {
   apiSubmits: number;
   apiGets: number;
   apiClients: number;
+  /** The burst scenario's jobs on the cluster (API, then the raw-client baseline). */
+  burstJobs: number;
   /** Scratch space for sources and baseline outputs. */
   workDir: string;
 }

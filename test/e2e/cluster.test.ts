@@ -8,10 +8,9 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../helpers/stack';
+import { freePort, freePorts, temporalServerPort } from '../helpers/stack';
 import { decodesCleanly, makeClip, probeFile } from '../helpers/media';
 import { isFinal, pollJob } from '../helpers/jobs';
 import { needTool } from '../helpers/tools';
@@ -54,23 +53,6 @@ async function startCluster(ports: { api: number; temporal: number; pg: number }
   return { child, output: () => out, pids, apis };
 }
 
-function free(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A frontend port whose neighbours are free too, below 33064 (Temporal keeps membership ports, 300 lower, in a smallint). */
-async function temporalPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const all = [0, 1, 2, 3, 10, -300, -299, -298, -297].map((d) => port + d);
-    if ((await Promise.all(all.map(free))).every(Boolean)) return port;
-  }
-}
-
 async function alive(pid: number): Promise<boolean> {
   try {
     const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
@@ -89,7 +71,7 @@ async function ctrlC(c: Started): Promise<number | null> {
 describe('npm run cluster', { skip, timeout: 900_000 }, () => {
   test('2 APIs and 3 workers on the real Temporal server: a job through either API, Ctrl-C leaves nothing, data kept', async () => {
     // The API ports are consecutive; Temporal's services use the ports just above and below its frontend.
-    const ports = { api: await freePort(), temporal: await temporalPort(), pg: await freePort() };
+    const ports = { api: await freePorts(2), temporal: await temporalServerPort(), pg: await freePort() };
     const first = await startCluster(ports);
     let job: { id: string; outputs: { key: string }[] };
     try {

@@ -29,6 +29,35 @@ export async function freePort(): Promise<number> {
   });
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A frontend port for the real Temporal server (scripts/temporal-server.ts) whose neighbours are free
+ * too, below 33064 (Temporal keeps its membership ports, 300 lower, in a smallint).
+ */
+export async function temporalServerPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const all = [0, 1, 2, 3, 10, -300, -299, -298, -297].map((d) => port + d);
+    if ((await Promise.all(all.map(portFree))).every(Boolean)) return port;
+  }
+}
+
+/** The first of `n` consecutive free loopback ports (the cluster's APIs listen on consecutive ports). */
+export async function freePorts(n: number): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 30_000);
+    const all = Array.from({ length: n }, (_, i) => port + i);
+    if ((await Promise.all(all.map(portFree))).every(Boolean)) return port;
+  }
+}
+
 const root = path.resolve(import.meta.dirname, '../..');
 
 /** A worker in its own process group, so a test can kill -9 it and its ffmpeg children like a dying machine. */

@@ -262,7 +262,7 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => 
     assert.deepEqual(calls.get(s.id)?.filter((id) => id.endsWith('#1')), [`encode:${rungs[0]!.id}#1`, 'package:stream#1', 'cleanup:stream#1']);
   });
 
-  test('a paused pipeline holds the job in queued; resumed (signal, or the 30 s recheck), it runs', async () => {
+  test('a paused pipeline holds the job in queued; resumed (signal, or the 30 s first recheck), it runs', async () => {
     const s = spec({ waitForPipeline: true });
     let paused = true;
     const h = await start(s, { pipelineState: async () => (paused ? 'paused' : 'active') });
@@ -277,6 +277,30 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => 
     const q = await start(quiet, { pipelineState: async () => (checks++ < 2 ? 'paused' : 'active') });
     assert.equal(((await q.result()) as JobState).status, 'succeeded');
     assert.equal(checks, 3);
+  });
+
+  test('a job held for hours re-checks its paused pipeline at doubling intervals up to 1 h; the resume signal still frees it at once', async () => {
+    const s = spec({ waitForPipeline: true });
+    let paused = true;
+    // Server time of every check (the time-skipping clock).
+    const checks: number[] = [];
+    const h = await start(s, {
+      pipelineState: async () => {
+        checks.push(info().currentAttemptScheduledTimestampMs);
+        return paused ? 'paused' : 'active';
+      },
+    });
+    await until(h, (x) => x.status === 'queued' && checks.length > 0);
+    await server.env.sleep('6h');
+    const gaps = checks.slice(1).map((t, i) => Math.round((t - checks[i]!) / 1000));
+    // 30 s fixed would be 720 checks in 6 h (10,000 held jobs: 333 activities a second).
+    assert.deepEqual(gaps, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600, 3600], `seconds between checks: ${gaps.join(', ')}`);
+    paused = false;
+    await h.signal(pipelineResumedSignal);
+    assert.equal(((await h.result()) as JobState).status, 'succeeded');
+    // Checked on the signal, at 6 h: not at the next timer (6 h + 210 s).
+    assert.equal(checks.length, 13);
+    assert.ok(checks.at(-1)! - checks[0]! < 6 * 3600_000 + 60_000, `the last check came ${(checks.at(-1)! - checks[0]!) / 1000} s after the first`);
   });
 
   test('the same workflow id with USE_EXISTING joins the running job instead of starting another', async () => {

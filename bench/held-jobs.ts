@@ -1,0 +1,111 @@
+/**
+ * What jobs held by a paused pipeline cost the cluster (`npx tsx bench/held-jobs.ts [N]`, default
+ * 1000): starts the cluster shape (scripts/cluster.ts: the real Temporal server on PostgreSQL, 1 API,
+ * 3 workers), measures an idle window, pauses a pipeline, submits N jobs to it, then measures a
+ * window while they are held: CPU of the Temporal server, the workers and PostgreSQL (from /proc),
+ * and the pipeline checks made (the mediaflow database's committed transactions). Prints the CPU
+ * one check costs and what N, and 10,000, held jobs cost at a fixed 30 s re-check and at the
+ * backoff's 1 h ceiling (workflows/job-run.ts PIPELINE_RECHECK_MAX_MS).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startCluster } from '../scripts/cluster';
+import { freePort, freePorts, temporalServerPort } from '../test/helpers/stack';
+import { makeClip } from '../test/helpers/media';
+
+const N = Number(process.argv[2] ?? 1000);
+const WINDOW_MS = Number(process.env.HELD_WINDOW_SEC ?? 90) * 1000;
+const TICK = 100; // USER_HZ
+
+/** utime+stime (+ children's reaped time) of a process, in ticks; 0 when it is gone. */
+function ticks(pid: number, withChildren = false): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
+  } catch {
+    return 0;
+  }
+}
+
+/** PostgreSQL: the postmaster with its reaped backends, and the live backends. */
+function postgresTicks(postmaster: number): number {
+  let sum = ticks(postmaster, true);
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) sum += ticks(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return sum;
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mediaflow-held-'));
+const c = await startCluster({
+  dir,
+  apis: 1,
+  workers: 3,
+  apiPort: await freePorts(1),
+  temporalPort: await temporalServerPort(),
+  pgPort: await freePort(),
+  env: { LOG_LEVEL: 'WARN', RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000' },
+});
+try {
+  const api = c.apis[0]!.url!;
+  const [, postmaster] = c.pids();
+  const admin = new pg.Client({ connectionString: c.databaseUrl });
+  await admin.connect();
+  const commits = async () => Number((await admin.query("select xact_commit from pg_stat_database where datname = 'mediaflow'")).rows[0].xact_commit);
+  const sample = async () => ({
+    at: Date.now(),
+    temporal: ticks(c.temporal.pid),
+    workers: c.workers.reduce((s, w) => s + ticks(w.pid, true), 0),
+    postgres: postgresTicks(postmaster!),
+    commits: await commits(),
+  });
+  const window = async (what: string) => {
+    const a = await sample();
+    await new Promise((r) => setTimeout(r, WINDOW_MS));
+    const b = await sample();
+    const sec = (b.at - a.at) / 1000;
+    const cpu = { temporal: (b.temporal - a.temporal) / TICK / sec, workers: (b.workers - a.workers) / TICK / sec, postgres: (b.postgres - a.postgres) / TICK / sec };
+    const rate = (b.commits - a.commits - 1) / sec;
+    console.log(`${what}: over ${sec.toFixed(0)} s, CPU (cores) Temporal ${cpu.temporal.toFixed(3)}, workers ${cpu.workers.toFixed(3)}, PostgreSQL ${cpu.postgres.toFixed(3)}; mediaflow DB commits ${rate.toFixed(2)}/s`);
+    return { cpu: cpu.temporal + cpu.workers + cpu.postgres, rate, ...cpu };
+  };
+  const idle = await window('idle (no job)');
+
+  const clip = path.join(dir, 'tiny.mp4');
+  await makeClip(clip, { width: 160, height: 90, durationSec: 1, audio: false });
+  await fetch(`${api}/v1/objects/raw/tiny.mp4`, { method: 'PUT', body: fs.readFileSync(clip) });
+  const created = await fetch(`${api}/v1/pipelines`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'held', state: 'paused' }) });
+  if (created.status !== 201) throw new Error(`pipeline: ${created.status} ${await created.text()}`);
+  const body = JSON.stringify({ input: { key: 'raw/tiny.mp4' }, pipeline: 'held', outputs: [{ name: 'small', template: 'mp4-h264-360p' }], snapshots: [] });
+  const t0 = Date.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < N) {
+      next++;
+      const res = await fetch(`${api}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      if (res.status !== 202) throw new Error(`POST: ${res.status} ${await res.text()}`);
+    }
+  }));
+  console.log(`${N} jobs submitted to the paused pipeline in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const held = await window(`${N} held jobs (seconds 0–${WINDOW_MS / 1000} after the burst)`);
+  const checks = held.rate - idle.rate;
+  const perCheck = (held.cpu - idle.cpu) / checks;
+  console.log(`one check: ${(perCheck * 1000).toFixed(1)} ms of CPU (Temporal + worker + PostgreSQL), from ${checks.toFixed(1)} checks/s`);
+  for (const n of [N, 10_000]) {
+    console.log(`${n} held jobs: every 30 s ${(n / 30).toFixed(1)} checks/s ≈ ${((n / 30) * perCheck).toFixed(2)} cores; at the 1 h ceiling ${(n / 3600).toFixed(2)} checks/s ≈ ${((n / 3600) * perCheck).toFixed(3)} cores`);
+  }
+  await admin.end();
+} finally {
+  await c.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+}
