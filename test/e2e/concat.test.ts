@@ -204,10 +204,16 @@ describe('concatenation (inputs[])', { timeout: 600_000 }, () => {
       assert.deepEqual([rv.width, rv.height, rv.r_frame_rate], [r.width, r.height, '25/1'], r.name);
       assert.equal(Number(rv.nb_read_frames), plannedFrames, `${r.name}: frame count`);
       assert.ok(Math.abs(rp.durationSec - plannedSec) <= 2 / 25 + 0.05, `${r.name}: ${rp.durationSec} s vs ${plannedSec} s`);
-      assert.ok(rp.streams.some((s) => s.codec_type === 'audio'), `${r.name} has audio`);
       assert.ok(await decodesCleanly(playlist), `${r.name} decodes without errors`);
       t.diagnostic(`hls ${r.name}: ${rv.width}x${rv.height} @ ${rv.r_frame_rate}, ${rv.nb_read_frames} frames, ${rp.durationSec} s`);
     }
+    // The joined audio is the HLS audio group's rendition, over the whole joined length.
+    assert.equal(hls.audioTracks?.length, 1, 'one audio rendition');
+    const audioPlaylist = path.join(objects, hls.audioTracks![0]!.key);
+    const ap = await probeCounted(audioPlaylist);
+    assert.ok(ap.streams.some((s) => s.codec_type === 'audio'), 'the audio rendition has audio');
+    assert.ok(Math.abs(ap.durationSec - plannedSec) <= 0.1, `audio rendition: ${ap.durationSec} s vs ${plannedSec} s`);
+    assert.ok(await decodesCleanly(audioPlaylist), 'the audio rendition decodes without errors');
     // The poster comes from the first input (10 % into it).
     assert.deepEqual(job.snapshots.map((s) => s.name), ['poster']);
     // The URL input's staged copy is gone once the job succeeded.

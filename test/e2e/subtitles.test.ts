@@ -172,7 +172,7 @@ test('input text tracks: mov_text in MP4, WebVTT in WebM, WebVTT renditions in H
   hlsMasterKey = hlsOut.key;
   const folder = path.dirname(objectPath(hlsOut.key));
   const master = await fs.readFile(objectPath(hlsOut.key), 'utf8');
-  const media = master.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:')).map(attributes);
+  const media = master.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=SUBTITLES')).map(attributes);
   assert.deepEqual(
     media.map((m) => [m.TYPE, m['GROUP-ID'], m.LANGUAGE, m.NAME, m.DEFAULT, m.AUTOSELECT]),
     [['SUBTITLES', 'subs', 'en', 'eng', 'YES', 'YES'], ['SUBTITLES', 'subs', 'de', 'Deutsch', 'NO', 'YES']],
@@ -225,7 +225,7 @@ test('an uploaded .srt is attached: a mov_text track in MP4 and a subtitle rendi
   assert.deepEqual(cuesOf(await trackAsVtt(mp4, 0)).map((c) => [c.text, Math.round(c.start), Math.round(c.end)]), [['Bonjour le monde', 2, 4]]);
   const hlsOut = job.outputs.find((o) => o.name === 'hls')!;
   const master = await fs.readFile(objectPath(hlsOut.key), 'utf8');
-  const media = master.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:')).map(attributes);
+  const media = master.split('\n').filter((l) => l.startsWith('#EXT-X-MEDIA:TYPE=SUBTITLES')).map(attributes);
   assert.deepEqual(media.map((m) => [m.TYPE, m.LANGUAGE, m.NAME, m.DEFAULT]), [['SUBTITLES', 'fr', 'Français', 'YES']]);
   const playlist = await fs.readFile(path.join(path.dirname(objectPath(hlsOut.key)), media[0]!.URI!), 'utf8');
   const first = await fs.readFile(path.join(path.dirname(objectPath(hlsOut.key)), path.dirname(media[0]!.URI!), /seg_\d+\.vtt/.exec(playlist)![0]), 'utf8');
