@@ -127,7 +127,19 @@ async function resolveOutputs(scope: Scope, body: JobSubmit, out: Collector): Pr
       if (r) watermarks.push(r);
     }
     if (!template) continue;
-    resolved.push({ name: o.name, templateId: o.template, template, clip: o.clip ? { start: o.clip.start, duration: o.clip.duration ?? null } : null, watermarks, audioTrack: o.audioTrack ?? null });
+    if (o.quality && !template.video) {
+      out.add([...at, 'quality'], 'quality scores compare pictures: this output has no video');
+      continue;
+    }
+    resolved.push({
+      name: o.name,
+      templateId: o.template,
+      template,
+      clip: o.clip ? { start: o.clip.start, duration: o.clip.duration ?? null } : null,
+      watermarks,
+      audioTrack: o.audioTrack ?? null,
+      ...(o.quality !== undefined ? { quality: o.quality } : {}),
+    });
   }
   return resolved;
 }

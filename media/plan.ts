@@ -89,6 +89,17 @@ export interface PackageTask {
   segmentSec: number;
   /** Rung transcode task ids, highest first; packaging waits for all of them. */
   rungTaskIds: string[];
+  /** The rungs' quality tasks (`quality: true`): they read the rung files, so packaging (which removes them) waits. */
+  qualityTaskIds?: string[];
+}
+
+/** Scores one video rendition (an output file or a ladder rung) against the source, after its encode. */
+export interface QualityTask {
+  id: string;
+  kind: 'quality';
+  name: string;
+  /** The transcode task whose file is scored (its plan says which source frames, size and rate). */
+  target: TranscodeTask;
 }
 
 export interface SnapshotTask {
@@ -123,7 +134,7 @@ export interface WatermarkTask {
   maxHeightRatio: number;
 }
 
-export type MediaTask = TranscodeTask | PackageTask | SnapshotTask | WatermarkTask;
+export type MediaTask = TranscodeTask | PackageTask | SnapshotTask | WatermarkTask | QualityTask;
 
 /** A task the planner could not make, with the reason; the job reports it as a failed task. */
 export interface RefusedTask {
@@ -554,5 +565,25 @@ export function planJob(spec: JobSpec, media: MediaInfo): Plan {
       maxHeightRatio: round3(Math.min(...placed.map(({ w, frameHeight }) => (frameHeight - (w.position === 'center' ? 0 : w.dy)) / w.widthPx))),
     });
   }
-  return { tasks: [...watermarkTasks, ...tasks], refused };
+  return { tasks: [...watermarkTasks, ...tasks, ...qualityTasks(spec, tasks)], refused };
+}
+
+/**
+ * One quality task per video rendition of an output that asks for `quality: true` (the job's
+ * flag, else the template's); a ladder's package waits for its rungs' scores. No task otherwise,
+ * so jobs without the flag plan exactly as before.
+ */
+export function qualityTasks(spec: JobSpec, tasks: MediaTask[]): QualityTask[] {
+  const wanted = new Set(spec.outputs.filter((o) => o.quality ?? o.template.quality ?? false).map((o) => o.name));
+  const made: QualityTask[] = [];
+  for (const t of tasks) {
+    if (t.kind !== 'transcode' || !t.video || !wanted.has(t.rung?.output ?? t.name)) continue;
+    made.push({ id: `quality:${t.name}`, kind: 'quality', name: t.name, target: t });
+  }
+  for (const p of tasks) {
+    if (p.kind !== 'package') continue;
+    const ids = made.filter((q) => p.rungTaskIds.includes(q.target.id)).map((q) => q.id);
+    if (ids.length) p.qualityTaskIds = ids;
+  }
+  return made;
 }

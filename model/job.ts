@@ -89,6 +89,8 @@ export const jobOutputSchema = z.strictObject({
   watermarks: z.array(jobWatermarkSchema).max(4).optional(),
   /** Which audio track of the input (0 = the first); default: the track marked default, else the first. */
   audioTrack: z.number().int().min(0).max(31).optional(),
+  /** Score the output against the source (SSIM, PSNR; VMAF when available) in the job JSON; overrides the template's `quality`. */
+  quality: z.boolean().optional(),
 });
 
 /** A snapshot: a snapshot template, inline settings (time | interval | count, format, size, sprite), or both. */
@@ -144,6 +146,8 @@ export interface ResolvedOutput {
   watermarks: ResolvedWatermark[];
   /** null: the default track. */
   audioTrack?: number | null;
+  /** The job's own `quality` (absent: the template's). */
+  quality?: boolean;
 }
 
 /** A snapshot with its template merged in and validated (exactly one of time, interval, count). */

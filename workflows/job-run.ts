@@ -29,8 +29,8 @@ import type { Activities } from '../activities';
 import type { RenditionResult } from '../activities/encode';
 import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
 import type { JobInput, JobSpec } from '../model/job';
-import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, OutputState, TaskKind, TaskState } from '../model/job-state';
-import { planJob, type MediaTask, type PackageTask, type Plan, type TranscodeTask } from '../media/plan';
+import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, OutputState, QualityScore, TaskKind, TaskState } from '../model/job-state';
+import { planJob, type MediaTask, type PackageTask, type Plan, type QualityTask, type TranscodeTask } from '../media/plan';
 import { groupByRange } from '../media/args/encode';
 import { defaultChunkSettings, planChunks, type Chunk } from '../media/chunks';
 import { lightQueueOf } from '../model/queues';
@@ -139,7 +139,8 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 /** The tasks whose results a media task uses: its watermarks' assets, a package's rungs. */
 export function dependenciesOf(m: MediaTask): string[] {
   if (m.kind === 'transcode') return [...new Set(m.watermarks.map((w) => w.taskId))];
-  if (m.kind === 'package') return m.rungTaskIds;
+  if (m.kind === 'package') return m.qualityTaskIds ? [...m.rungTaskIds, ...m.qualityTaskIds] : m.rungTaskIds;
+  if (m.kind === 'quality') return [m.target.id];
   return [];
 }
 
@@ -164,6 +165,8 @@ export class JobRun {
   private input: JobInput;
   /** A URL input's copy in the job's folder (`.parts/source`), removed once the job succeeds. */
   private staged: string | null = null;
+  /** Scores of ladder rungs (by rendition name `output/rung`), shown on the package's renditions. */
+  private rungScores = new Map<string, QualityScore>();
 
   constructor(readonly spec: JobSpec) {
     this.cut = patched(CUT_PATCH);
@@ -597,8 +600,14 @@ export class JobRun {
   /** Runs one media task's activity and keeps what it made. */
   private async runMediaTask(m: MediaTask, plan: Plan): Promise<void> {
     // Snapshots and watermark assets are light work: a poster is ready long before the encodes.
-    const acts = this.activities('media', m.id, this.round, { work: m.kind === 'transcode' ? 'encode' : 'light' });
+    // Quality scores decode two streams at the output's size: encode-class work.
+    const acts = this.activities('media', m.id, this.round, { work: m.kind === 'transcode' || m.kind === 'quality' ? 'encode' : 'light' });
     switch (m.kind) {
+      case 'quality': {
+        const score = await this.runActivity([m.id], () => acts.measureQuality({ input: this.input, task: m }));
+        if (score) this.keepScore(m, score);
+        return;
+      }
       case 'transcode': {
         const output = await this.runActivity([m.id], () => acts.transcode({ input: this.input, task: m }));
         // A ladder's rungs are the package's material, not outputs of their own.
@@ -618,12 +627,26 @@ export class JobRun {
     }
   }
 
+  /** A file output's score goes on the output; a rung's waits for its package's renditions. */
+  private keepScore(m: QualityTask, score: QualityScore): void {
+    if (m.target.rung) {
+      this.rungScores.set(m.target.name, score);
+      return;
+    }
+    const output = this.state.outputs.find((o) => o.name === m.target.name);
+    if (output) output.quality = score;
+  }
+
   private async runPackage(m: PackageTask, plan: Plan): Promise<void> {
     const rungs = plan.tasks.flatMap((r) => (r.kind === 'transcode' && r.rung && m.rungTaskIds.includes(r.id) ? [{ name: r.rung.name, key: r.outputKey }] : []));
     // Packaging is a stream copy: light work.
     const { packageOutput } = this.activities('media', m.id, this.round, { work: 'light' });
     const output = await this.runActivity([m.id], () => packageOutput({ task: m, rungs }));
     if (!output) return;
+    for (const r of output.renditions ?? []) {
+      const score = this.rungScores.get(`${m.name}/${r.name}`);
+      if (score) r.quality = score;
+    }
     this.state.outputs.push(output);
     // The segments now hold the rungs' media: the intermediate files can go.
     await this.removeObjects(`cleanup:${m.name}`, rungs.map((r) => r.key), [], `the rung files of ${m.id}`);
