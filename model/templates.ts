@@ -83,8 +83,8 @@ const rungFields = {
 const perTitleFields = {
   /** Measure the input with short sample encodes and choose each rung's rate (at most twice its bitrateKbps) for `targetSsim`; drop rungs that add little. */
   auto: z.boolean().optional(),
-  /** The SSIM (0…1, at the rung's own size) each rung's rate aims for; default 0.95. */
-  targetSsim: z.number().min(0.8).max(0.995).optional(),
+  /** The SSIM (0.5…0.999, at the rung's own size) each rung's rate aims for; default 0.95. */
+  targetSsim: z.number().min(0.5).max(0.999).optional(),
 };
 
 /** Scores against the source (SSIM, PSNR, VMAF when available) in the job JSON; video outputs only. */

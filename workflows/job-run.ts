@@ -29,7 +29,8 @@ import type { Activities } from '../activities';
 import type { RenditionResult } from '../activities/encode';
 import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
 import type { JobInput, JobSpec } from '../model/job';
-import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, OutputState, QualityScore, TaskKind, TaskState } from '../model/job-state';
+import { autoLadderOutputs, withChosenLadders } from '../media/per-title';
+import type { AutoLadderState, JobError, JobState, JobStatus, MediaInfo, NotificationState, OutputState, QualityScore, TaskKind, TaskState } from '../model/job-state';
 import { planJob, type MediaTask, type PackageTask, type Plan, type QualityTask, type TranscodeTask } from '../media/plan';
 import { groupByRange } from '../media/args/encode';
 import { defaultChunkSettings, planChunks, type Chunk } from '../media/chunks';
@@ -167,6 +168,8 @@ export class JobRun {
   private staged: string | null = null;
   /** Scores of ladder rungs (by rendition name `output/rung`), shown on the package's renditions. */
   private rungScores = new Map<string, QualityScore>();
+  /** Per-title ladders: what the analysis chose, by output name. */
+  private ladderChoices = new Map<string, AutoLadderState>();
 
   constructor(readonly spec: JobSpec) {
     this.cut = patched(CUT_PATCH);
@@ -463,10 +466,35 @@ export class JobRun {
     const media = await this.runActivity(['probe'], () => probeInput(this.input), this.activityId('probe'));
     if (!media) return null;
     this.state.input.media = media;
-    const plan = planJob(this.spec, media);
+    const spec = await this.fitLadders(media);
+    if (!spec) return null;
+    const plan = planJob(spec, media);
     this.planned = { media, plan };
     this.applyRefusals(plan);
     return this.planned;
+  }
+
+  /**
+   * Per-title ladders (`auto: true`): an `analyze` task per such output measures the input and
+   * chooses its rungs' rates, before the plan. Jobs without one issue no command here. Null when
+   * an analysis did not succeed (the job fails with its error; a retry runs it again).
+   */
+  private async fitLadders(media: MediaInfo): Promise<JobSpec | null> {
+    const auto = autoLadderOutputs(this.spec);
+    if (!auto.length) return this.spec;
+    const fitted = await Promise.all(
+      auto.map(async (o) => {
+        if (this.ladderChoices.has(o.name)) return true;
+        const id = `analyze:${o.name}`;
+        this.task(id, 'analyze');
+        // Sample encodes: encode-class work.
+        const { analyzeLadder } = this.activities('media', id, this.round, { work: 'encode', summary: `per-title analysis of ${o.name}` });
+        const choice = await this.runActivity([id], () => analyzeLadder({ input: this.input, spec: { ...this.spec, outputs: [o], snapshots: [] }, media, output: o.name }), this.activityId(id));
+        if (choice) this.ladderChoices.set(o.name, choice);
+        return choice !== null;
+      }),
+    );
+    return fitted.every(Boolean) ? withChosenLadders(this.spec, this.ladderChoices) : null;
   }
 
   /** The planner's refusals are failed tasks (the same spec and media refuse the same way on a retry). */
@@ -647,6 +675,8 @@ export class JobRun {
       const score = this.rungScores.get(`${m.name}/${r.name}`);
       if (score) r.quality = score;
     }
+    const choice = this.ladderChoices.get(m.name);
+    if (choice) output.autoLadder = choice;
     this.state.outputs.push(output);
     // The segments now hold the rungs' media: the intermediate files can go.
     await this.removeObjects(`cleanup:${m.name}`, rungs.map((r) => r.key), [], `the rung files of ${m.id}`);
