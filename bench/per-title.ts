@@ -86,7 +86,17 @@ async function main(): Promise<void> {
     const started = Date.now();
     const body = (key: string, overrides?: object) => ({ input: { key }, snapshots: [], outputs: [{ name: 'stream', template: 'hls-h264-ladder', quality: true, ...(overrides ? { overrides } : {}) }] });
     const settle = async (id: string): Promise<JobState> => {
-      const job = await pollJob(base, id, isSettled, { timeoutMs: 3 * 3600_000, intervalMs: 2000 });
+      let job: JobState;
+      // A long poll over a busy machine: a dropped keep-alive connection is retried, not fatal.
+      for (;;) {
+        try {
+          job = await pollJob(base, id, isSettled, { timeoutMs: 3 * 3600_000, intervalMs: 2000 });
+          break;
+        } catch (err) {
+          if (!(err instanceof TypeError)) throw err;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
       if (job.status !== 'succeeded') throw new Error(`job ${job.id} ${job.status}: ${JSON.stringify(job.error)}`);
       return job;
     };
