@@ -21,6 +21,12 @@ import { metrics } from '../observability/metrics';
 import { jobForTenant } from '../model/job-view';
 import { createPipelineStore } from '../db/pipelines';
 import { withLocalInput } from './local-input';
+import { createQualityMeter } from './quality';
+import { createLadderAnalyzer } from './ladder';
+import type { JobSpec } from '../model/job';
+import type { AutoLadderState } from '../model/job-state';
+import type { QualityTask } from '../media/plan';
+import type { QualityScore } from '../model/job-state';
 
 export type { ActivityDeps } from './deps';
 
@@ -130,6 +136,8 @@ export function createActivities(deps: ActivityDeps) {
   const renderSnapshot = createSnapshotRenderer(deps);
   const packageRungs = createPackager(deps);
   const prepareWatermark = createWatermarker(deps);
+  const measureQuality = createQualityMeter(deps);
+  const analyze = createLadderAnalyzer(deps);
   return {
     async probeInput(input: JobInput | string): Promise<Attempted<MediaInfo>> {
       return tracked(() => withHeartbeats(async () => ({ value: await probe(inputOf(input)), attempt: Context.current().info.attempt })));
@@ -174,6 +182,14 @@ export function createActivities(deps: ActivityDeps) {
     },
     async watermark(input: { task: WatermarkTask }): Promise<Attempted<WatermarkAsset>> {
       return tracked(async () => ({ value: await prepareWatermark(input.task), attempt: Context.current().info.attempt }));
+    },
+    /** SSIM/PSNR (VMAF when this ffmpeg has it) of an encoded rendition against its source frames. */
+    async measureQuality(input: InputArg & { task: QualityTask }): Promise<Attempted<QualityScore>> {
+      return tracked(async () => ({ value: await measureQuality(inputOf(input), input.task), attempt: Context.current().info.attempt }));
+    },
+    /** A per-title (`auto: true`) ladder: sample encodes of the input, and each rung's rate for the target. */
+    async analyzeLadder(input: InputArg & { spec: JobSpec; media: MediaInfo; output: string }): Promise<Attempted<AutoLadderState>> {
+      return tracked(async () => ({ value: await analyze(inputOf(input), input.spec, input.media, input.output), attempt: Context.current().info.attempt }));
     },
     async packageOutput(input: PackageInput): Promise<Attempted<OutputState>> {
       return tracked(async () => ({ value: await packageRungs(input), attempt: Context.current().info.attempt }));

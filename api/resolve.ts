@@ -128,7 +128,20 @@ async function resolveOutputs(scope: Scope, body: JobSubmit, out: Collector): Pr
     }
     const burn = await resolveBurn(scope, o.burnSubtitles, [...at, 'burnSubtitles', 'key'], out);
     if (!template) continue;
-    resolved.push({ name: o.name, templateId: o.template, template, clip: o.clip ? { start: o.clip.start, duration: o.clip.duration ?? null } : null, watermarks, audioTrack: o.audioTrack ?? null, ...burn });
+    if (o.quality && !template.video) {
+      out.add([...at, 'quality'], 'quality scores compare pictures: this output has no video');
+      continue;
+    }
+    resolved.push({
+      name: o.name,
+      templateId: o.template,
+      template,
+      clip: o.clip ? { start: o.clip.start, duration: o.clip.duration ?? null } : null,
+      watermarks,
+      audioTrack: o.audioTrack ?? null,
+      ...burn,
+      ...(o.quality !== undefined ? { quality: o.quality } : {}),
+    });
   }
   return resolved;
 }

@@ -111,6 +111,8 @@ export interface PackageTask {
   subtitles?: SubtitlePlan[];
   /** With subtitles: the part of the input the rungs show, which the tracks are cut to (null: all of it). */
   clip?: { startSec: number; durationSec: number } | null;
+  /** The rungs' quality tasks (`quality: true`): they read the rung files, so packaging (which removes them) waits. */
+  qualityTaskIds?: string[];
 }
 
 export interface PackageAudio {
@@ -139,6 +141,15 @@ export function packageAudio(media: MediaInfo, audio: AudioPlan, clip: PackageAu
     clip,
     tracks: indexes.map((i) => ({ streamIndex: i, language: media.audio[i]?.language ?? null, default: i === defaultIndex })),
   };
+}
+
+/** Scores one video rendition (an output file or a ladder rung) against the source, after its encode. */
+export interface QualityTask {
+  id: string;
+  kind: 'quality';
+  name: string;
+  /** The transcode task whose file is scored (its plan says which source frames, size and rate). */
+  target: TranscodeTask;
 }
 
 export interface SnapshotTask {
@@ -173,7 +184,7 @@ export interface WatermarkTask {
   maxHeightRatio: number;
 }
 
-export type MediaTask = TranscodeTask | PackageTask | SnapshotTask | WatermarkTask;
+export type MediaTask = TranscodeTask | PackageTask | SnapshotTask | WatermarkTask | QualityTask;
 
 /** A task the planner could not make, with the reason; the job reports it as a failed task. */
 export interface RefusedTask {
@@ -619,5 +630,25 @@ export function planJob(spec: JobSpec, media: MediaInfo): Plan {
     });
   }
   const notes = subtitleNotes(spec, media);
-  return { tasks: [...watermarkTasks, ...tasks], refused, ...(notes.length ? { notes } : {}) };
+  return { tasks: [...watermarkTasks, ...tasks, ...qualityTasks(spec, tasks)], refused, ...(notes.length ? { notes } : {}) };
+}
+
+/**
+ * One quality task per video rendition of an output that asks for `quality: true` (the job's
+ * flag, else the template's); a ladder's package waits for its rungs' scores. No task otherwise,
+ * so jobs without the flag plan exactly as before.
+ */
+export function qualityTasks(spec: JobSpec, tasks: MediaTask[]): QualityTask[] {
+  const wanted = new Set(spec.outputs.filter((o) => o.quality ?? o.template.quality ?? false).map((o) => o.name));
+  const made: QualityTask[] = [];
+  for (const t of tasks) {
+    if (t.kind !== 'transcode' || !t.video || !wanted.has(t.rung?.output ?? t.name)) continue;
+    made.push({ id: `quality:${t.name}`, kind: 'quality', name: t.name, target: t });
+  }
+  for (const p of tasks) {
+    if (p.kind !== 'package') continue;
+    const ids = made.filter((q) => p.rungTaskIds.includes(q.target.id)).map((q) => q.id);
+    if (ids.length) p.qualityTaskIds = ids;
+  }
+  return made;
 }

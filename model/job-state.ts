@@ -3,7 +3,7 @@ import type { ErrorCode } from './errors';
 import type { JobInput } from './job';
 
 export type JobStatus = 'queued' | 'probing' | 'processing' | 'succeeded' | 'failed' | 'canceled';
-export type TaskKind = 'probe' | 'watermark' | 'transcode' | 'snapshot' | 'package' | 'notify';
+export type TaskKind = 'probe' | 'watermark' | 'transcode' | 'snapshot' | 'package' | 'notify' | 'quality' | 'analyze';
 /**
  * `queued`: its activity is scheduled and waits for a worker slot; `running`: a worker has started
  * it. Jobs recorded before `queued` existed go straight from pending to running.
@@ -105,6 +105,10 @@ export interface OutputState {
   encryption?: { method: 'AES-128'; keyObjects: string[] };
   /** Subtitle tracks the output carries (MP4: mov_text, WebM: WebVTT, HLS/DASH: WebVTT files); absent when none. */
   subtitles?: SubtitleOutputState[];
+  /** Outputs that asked for `quality: true`: scores against the source (HLS/DASH: per rendition). */
+  quality?: QualityScore;
+  /** An `auto: true` ladder: the rungs and rates the per-title analysis chose, and why. */
+  autoLadder?: AutoLadderState;
 }
 
 export interface AudioTrackState {
@@ -128,6 +132,48 @@ export interface SubtitleOutputState {
   key?: string;
 }
 
+/** Scores of one encoded rendition against the source frames it was made from. */
+export interface QualityScore {
+  /** Mean SSIM (ffmpeg's `All`, 0…1) over the compared frames. */
+  ssim: number;
+  /** PSNR in dB over all planes, from the mean MSE (capped at 100). */
+  psnr: number;
+  /** Pooled VMAF (0…100) when the worker's ffmpeg has libvmaf; else null, with `vmafReason`. */
+  vmaf: number | null;
+  vmafReason?: string;
+  /** Frames compared. */
+  frames: number;
+  /** What was compared with what, in words. */
+  method: string;
+}
+
+/** The per-title ladder's choice (issue 15 item 5). */
+export interface AutoLadderState {
+  targetSsim: number;
+  /** The sample windows of the input the analysis encoded (seconds). */
+  samples: { startSec: number; durationSec: number }[];
+  /** The CRF points each rung was encoded at. */
+  crfPoints: number[];
+  rungs: AutoRungState[];
+}
+
+export interface AutoRungState {
+  name: string;
+  width: number;
+  height: number;
+  /** The template's (fixed) bit rate of this rung. */
+  templateKbps: number;
+  /** The rate chosen for the target; null for a dropped rung. */
+  chosenKbps: number | null;
+  /** The SSIM the sample encodes measured at the chosen rate (a VBR encode of the samples at it). */
+  measuredSsim: number | null;
+  kept: boolean;
+  /** Why this rate (or why the rung was dropped). */
+  reason: string;
+  /** The measured curve: per CRF point, the samples' mean rate and SSIM. */
+  points: { crf: number; kbps: number; ssim: number }[];
+}
+
 export interface RenditionState {
   name: string;
   key: string;
@@ -142,6 +188,8 @@ export interface RenditionState {
    * before DASH stated it here.
    */
   bandwidth: number | null;
+  /** Rungs of an output that asked for `quality: true`: this rendition's scores. */
+  quality?: QualityScore;
 }
 
 export interface SnapshotState {

@@ -157,6 +157,8 @@ export const jobOutputSchema = z.strictObject({
   audioTrack: z.number().int().min(0).max(31).optional(),
   /** Burn a subtitle track into the picture (video outputs). */
   burnSubtitles: burnSubtitlesSchema.optional(),
+  /** Score the output against the source (SSIM, PSNR; VMAF when available) in the job JSON; overrides the template's `quality`. */
+  quality: z.boolean().optional(),
 });
 
 /** A snapshot: a snapshot template, inline settings (time | interval | count, format, size, sprite), or both. */
@@ -241,6 +243,8 @@ export interface ResolvedOutput {
   audioTrack?: number | null;
   /** Subtitles burnt into the picture: an input track (by index or language) or a store key; absent: none. */
   burnSubtitles?: { track?: number; language?: string; key?: string };
+  /** The job's own `quality` (absent: the template's). */
+  quality?: boolean;
 }
 
 /** An attached subtitle file, its key scoped to the tenant at submission. */

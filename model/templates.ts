@@ -79,6 +79,17 @@ const rungFields = {
   bufsizeKbps: videoFields.bufsizeKbps,
 };
 
+/** Per-title ladders (issue 15 item 5): the rungs' rates fitted to each input. */
+const perTitleFields = {
+  /** Measure the input with short sample encodes and choose each rung's rate (at most twice its bitrateKbps) for `targetSsim`; drop rungs that add little. */
+  auto: z.boolean().optional(),
+  /** The SSIM (0.5…0.999, at the rung's own size) each rung's rate aims for; default 0.95. */
+  targetSsim: z.number().min(0.5).max(0.999).optional(),
+};
+
+/** Scores against the source (SSIM, PSNR, VMAF when available) in the job JSON; video outputs only. */
+const qualityField = { quality: z.boolean().optional() };
+
 function partial<T extends z.ZodRawShape>(shape: T) {
   return z.strictObject(shape).partial();
 }
@@ -89,6 +100,7 @@ const rungSchema = partial(rungFields).required({ name: true, bitrateKbps: true 
 const ladderSchema = z.strictObject({
   segmentSec: z.number().min(1).max(20).optional(),
   rungs: z.array(rungSchema).min(1).max(8),
+  ...perTitleFields,
 });
 
 /** HLS packaging: an audio-only variant, AES-128 encryption of the segments. */
@@ -112,6 +124,9 @@ const hlsSchema = z.strictObject({
 export type HlsSettings = z.infer<typeof hlsSchema>;
 
 type Ctx = z.core.$RefinementCtx;
+
+/** Default target of a per-title ladder: the SSIM each rung's rate is chosen to reach (see README, Per-title ladders). */
+export const DEFAULT_TARGET_SSIM = 0.95;
 
 function checkRate(v: { crf?: number | undefined; bitrateKbps?: number | undefined; maxrateKbps?: number | undefined }, ctx: Ctx, at: (string | number)[]): void {
   if (v.crf !== undefined && v.bitrateKbps !== undefined) {
@@ -168,6 +183,8 @@ function checkTranscode(t: TranscodeTemplate, ctx: Ctx): void {
   } else if (t.ladder) {
     ctx.addIssue({ code: 'custom', path: ['ladder'], message: 'only hls and dash templates have a ladder' });
   }
+  if (t.quality && !t.video) ctx.addIssue({ code: 'custom', path: ['quality'], message: 'quality scores compare pictures: this template has no video' });
+  if (t.ladder?.targetSsim !== undefined && !t.ladder.auto) ctx.addIssue({ code: 'custom', path: ['ladder', 'targetSsim'], message: 'targetSsim applies to an auto ladder (auto: true)' });
   checkHls(t, ctx);
 }
 
@@ -192,6 +209,7 @@ const transcodeShape = {
   transConfig: partial(transConfigFields).optional(),
   ladder: ladderSchema.optional(),
   hls: hlsSchema.optional(),
+  ...qualityField,
 };
 
 const transcodeBase = z.strictObject(transcodeShape);
@@ -208,6 +226,7 @@ export const transcodeOverridesSchema = z.strictObject({
   transConfig: partial(transConfigFields).optional(),
   ladder: ladderSchema.optional(),
   hls: hlsSchema.optional(),
+  ...qualityField,
 });
 export type TranscodeOverrides = z.infer<typeof transcodeOverridesSchema>;
 

@@ -29,8 +29,9 @@ import type { Activities } from '../activities';
 import type { RenditionResult } from '../activities/encode';
 import { errorCodes, isErrorCode, nonRetryableCodes } from '../model/errors';
 import type { ConcatInput, JobInput, JobSpec } from '../model/job';
-import type { JobError, JobState, JobStatus, MediaInfo, NotificationState, OutputState, TaskKind, TaskState } from '../model/job-state';
-import { planJob, type MediaTask, type PackageTask, type Plan, type TranscodeTask } from '../media/plan';
+import { autoLadderOutputs, withChosenLadders } from '../media/per-title';
+import type { AutoLadderState, JobError, JobState, JobStatus, MediaInfo, NotificationState, OutputState, QualityScore, TaskKind, TaskState } from '../model/job-state';
+import { planJob, type MediaTask, type PackageTask, type Plan, type QualityTask, type TranscodeTask } from '../media/plan';
 import { groupByRange } from '../media/args/encode';
 import { defaultChunkSettings, planChunks, type Chunk } from '../media/chunks';
 import { concatProblem, planConcatJob } from '../media/concat';
@@ -157,7 +158,8 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 /** The tasks whose results a media task uses: its watermarks' assets, a package's rungs. */
 export function dependenciesOf(m: MediaTask): string[] {
   if (m.kind === 'transcode') return [...new Set(m.watermarks.map((w) => w.taskId))];
-  if (m.kind === 'package') return m.rungTaskIds;
+  if (m.kind === 'package') return m.qualityTaskIds ? [...m.rungTaskIds, ...m.qualityTaskIds] : m.rungTaskIds;
+  if (m.kind === 'quality') return [m.target.id];
   return [];
 }
 
@@ -184,6 +186,10 @@ export class JobRun {
   private staged: string | null = null;
   /** A concatenation's URL inputs, copied into the job's folder (`.parts/source-N`), removed once the job succeeds. */
   private stagedInputs: string[] = [];
+  /** Scores of ladder rungs (by rendition name `output/rung`), shown on the package's renditions. */
+  private rungScores = new Map<string, QualityScore>();
+  /** Per-title ladders: what the analysis chose, by output name. */
+  private ladderChoices = new Map<string, AutoLadderState>();
 
   constructor(readonly spec: JobSpec) {
     this.cut = patched(CUT_PATCH);
@@ -482,7 +488,9 @@ export class JobRun {
     const media = await this.runActivity(['probe'], () => probeInput(this.input), this.activityId('probe'));
     if (!media) return null;
     this.state.input.media = media;
-    const plan = planJob(this.spec, media);
+    const spec = await this.fitLadders(media);
+    if (!spec) return null;
+    const plan = planJob(spec, media);
     this.planned = { media, plan };
     this.applyRefusals(plan);
     // What the plan leaves out on purpose (a bitmap subtitle track) is said in the job, not failed.
@@ -541,6 +549,29 @@ export class JobRun {
     this.planned = { media, plan };
     this.applyRefusals(plan);
     return this.planned;
+  }
+
+  /**
+   * Per-title ladders (`auto: true`): an `analyze` task per such output measures the input and
+   * chooses its rungs' rates, before the plan. Jobs without one issue no command here. Null when
+   * an analysis did not succeed (the job fails with its error; a retry runs it again).
+   */
+  private async fitLadders(media: MediaInfo): Promise<JobSpec | null> {
+    const auto = autoLadderOutputs(this.spec);
+    if (!auto.length) return this.spec;
+    const fitted = await Promise.all(
+      auto.map(async (o) => {
+        if (this.ladderChoices.has(o.name)) return true;
+        const id = `analyze:${o.name}`;
+        this.task(id, 'analyze');
+        // Sample encodes: encode-class work.
+        const { analyzeLadder } = this.activities('media', id, this.round, { work: 'encode', summary: `per-title analysis of ${o.name}` });
+        const choice = await this.runActivity([id], () => analyzeLadder({ input: this.input, spec: { ...this.spec, outputs: [o], snapshots: [] }, media, output: o.name }), this.activityId(id));
+        if (choice) this.ladderChoices.set(o.name, choice);
+        return choice !== null;
+      }),
+    );
+    return fitted.every(Boolean) ? withChosenLadders(this.spec, this.ladderChoices) : null;
   }
 
   /** The planner's refusals are failed tasks (the same spec and media refuse the same way on a retry). */
@@ -675,8 +706,14 @@ export class JobRun {
   /** Runs one media task's activity and keeps what it made. */
   private async runMediaTask(m: MediaTask, plan: Plan): Promise<void> {
     // Snapshots and watermark assets are light work: a poster is ready long before the encodes.
-    const acts = this.activities('media', m.id, this.round, { work: m.kind === 'transcode' ? 'encode' : 'light' });
+    // Quality scores decode two streams at the output's size: encode-class work.
+    const acts = this.activities('media', m.id, this.round, { work: m.kind === 'transcode' || m.kind === 'quality' ? 'encode' : 'light' });
     switch (m.kind) {
+      case 'quality': {
+        const score = await this.runActivity([m.id], () => acts.measureQuality({ input: this.input, task: m }));
+        if (score) this.keepScore(m, score);
+        return;
+      }
       case 'transcode': {
         const output = await this.runActivity([m.id], () => acts.transcode({ input: this.input, task: m }));
         // A ladder's rungs are the package's material, not outputs of their own.
@@ -696,12 +733,28 @@ export class JobRun {
     }
   }
 
+  /** A file output's score goes on the output; a rung's waits for its package's renditions. */
+  private keepScore(m: QualityTask, score: QualityScore): void {
+    if (m.target.rung) {
+      this.rungScores.set(m.target.name, score);
+      return;
+    }
+    const output = this.state.outputs.find((o) => o.name === m.target.name);
+    if (output) output.quality = score;
+  }
+
   private async runPackage(m: PackageTask, plan: Plan): Promise<void> {
     const rungs = plan.tasks.flatMap((r) => (r.kind === 'transcode' && r.rung && m.rungTaskIds.includes(r.id) ? [{ name: r.rung.name, key: r.outputKey }] : []));
     // Packaging is a stream copy: light work.
     const { packageOutput } = this.activities('media', m.id, this.round, { work: 'light' });
     const output = await this.runActivity([m.id], () => packageOutput({ task: m, rungs, input: this.input }));
     if (!output) return;
+    for (const r of output.renditions ?? []) {
+      const score = this.rungScores.get(`${m.name}/${r.name}`);
+      if (score) r.quality = score;
+    }
+    const choice = this.ladderChoices.get(m.name);
+    if (choice) output.autoLadder = choice;
     this.state.outputs.push(output);
     // The segments now hold the rungs' media: the intermediate files can go.
     await this.removeObjects(`cleanup:${m.name}`, rungs.map((r) => r.key), [], `the rung files of ${m.id}`);

@@ -20,7 +20,7 @@ function sameShape<T extends true>(_proof?: T): void {}
 
 export const jobStatuses = ['queued', 'probing', 'processing', 'succeeded', 'failed', 'canceled'] as const satisfies readonly JobStatus[];
 sameShape<Same<(typeof jobStatuses)[number], JobStatus>>();
-const taskKinds = ['probe', 'watermark', 'transcode', 'snapshot', 'package', 'notify'] as const satisfies readonly TaskKind[];
+const taskKinds = ['probe', 'watermark', 'transcode', 'snapshot', 'package', 'notify', 'quality', 'analyze'] as const satisfies readonly TaskKind[];
 sameShape<Same<(typeof taskKinds)[number], TaskKind>>();
 const taskStatuses = ['pending', 'queued', 'running', 'succeeded', 'failed', 'canceled', 'skipped'] as const satisfies readonly TaskStatus[];
 sameShape<Same<(typeof taskStatuses)[number], TaskStatus>>();
@@ -76,6 +76,37 @@ const media = z.object({
 });
 
 const concatClip = z.object({ startSec: z.number(), durationSec: z.number().nullable() }).nullable();
+const qualityScore = z
+  .object({
+    ssim: z.number().min(0).max(1).describe('mean SSIM (ffmpeg ssim `All`) over the compared frames'),
+    psnr: z.number().describe('PSNR in dB over all planes, from the mean MSE (capped at 100)'),
+    vmaf: z.number().nullable().describe('pooled VMAF when the worker\'s ffmpeg has libvmaf; null otherwise (see vmafReason)'),
+    vmafReason: z.string().optional(),
+    frames: nonNegInt,
+    method: z.string().describe('what was compared with what'),
+  })
+  .meta({ id: 'QualityScore', description: 'scores of an encoded rendition against the source frames it was made from (`quality: true`)' });
+
+const autoLadder = z
+  .object({
+    targetSsim: z.number(),
+    samples: z.array(z.object({ startSec: z.number(), durationSec: z.number() })),
+    crfPoints: z.array(z.number()),
+    rungs: z.array(
+      z.object({
+        name: z.string(),
+        width: z.number().int(),
+        height: z.number().int(),
+        templateKbps: z.number(),
+        chosenKbps: z.number().nullable(),
+        measuredSsim: z.number().nullable(),
+        kept: z.boolean(),
+        reason: z.string(),
+        points: z.array(z.object({ crf: z.number(), kbps: z.number(), ssim: z.number() })),
+      }),
+    ),
+  })
+  .meta({ id: 'AutoLadder', description: 'what a per-title (`auto: true`) ladder measured and chose, per rung' });
 
 export const jobSchema = z.object({
   id: z.string(),
@@ -130,6 +161,7 @@ export const jobSchema = z.object({
             fps: z.number(),
             codecs: z.string(),
             bandwidth: z.number().nullable().describe('peak bits per second over its segments (HLS BANDWIDTH; DASH: the representation @bandwidth)'),
+            quality: qualityScore.optional(),
           }),
         )
         .optional(),
@@ -145,6 +177,8 @@ export const jobSchema = z.object({
         )
         .optional()
         .describe('subtitle tracks the output carries (MP4: mov_text, WebM: WebVTT, HLS/DASH: WebVTT renditions)'),
+      quality: qualityScore.optional(),
+      autoLadder: autoLadder.optional(),
     }),
   ),
   snapshots: z.array(z.object({ name: z.string(), keys: z.array(z.string()) })),

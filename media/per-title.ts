@@ -1,0 +1,158 @@
+/**
+ * Per-title ladders (issue 15 item 5), the pure part: where the sample windows go, which rate of a
+ * measured rate/SSIM curve reaches the target, which rungs add too little to keep, and the spec
+ * the planner then plans with. The sample encodes and their scores are activities/ladder.ts.
+ */
+import type { JobSpec, ResolvedOutput } from '../model/job';
+import type { AutoLadderState, AutoRungState } from '../model/job-state';
+import type { Rung } from '../model/templates';
+
+/** Sample windows spread over the input: this many, this long (shorter inputs: fewer, or the whole). */
+export const SAMPLE_COUNT = 3;
+export const SAMPLE_SEC = 2;
+/** Constant-quality points each rung's samples are encoded at, to draw its rate/SSIM curve. */
+export const CRF_POINTS = [22, 28, 34, 40] as const;
+/** A rung's rate is at most this many times its template rate, and never below the schema's floor. */
+export const CEILING_FACTOR = 2;
+export const FLOOR_KBPS = 50;
+/** Capped VBR at a rate reaches a little less than CRF at the same mean rate: aim this much higher. */
+export const VBR_MARGIN = 1.1;
+/** A lower rung whose rate is within this share of the kept rung above it is dropped. */
+export const DROP_WITHIN = 0.2;
+
+/**
+ * Where the samples of an input of `durationSec` go: SAMPLE_COUNT windows of SAMPLE_SEC, each
+ * centred in its share of the timeline; an input too short for that gives fewer, or one window of
+ * the whole input.
+ *
+ * @example sampleWindows(20) // [{ startSec: 2.333, durationSec: 2 }, { startSec: 9, … }, { startSec: 15.667, … }]
+ */
+export function sampleWindows(durationSec: number, count = SAMPLE_COUNT, lengthSec = SAMPLE_SEC): { startSec: number; durationSec: number }[] {
+  const r3 = (n: number) => Math.round(n * 1000) / 1000;
+  if (durationSec <= lengthSec) return [{ startSec: 0, durationSec: r3(durationSec) }];
+  const n = Math.max(1, Math.min(count, Math.floor(durationSec / lengthSec)));
+  return Array.from({ length: n }, (_, i) => ({ startSec: r3((durationSec / n) * (i + 0.5) - lengthSec / 2), durationSec: lengthSec }));
+}
+
+/** One point of a rung's curve: the samples' mean rate and SSIM at one CRF. */
+export interface CurvePoint {
+  crf: number;
+  kbps: number;
+  ssim: number;
+}
+
+/**
+ * The rate a curve needs for `target` SSIM: interpolated on log(rate) between the two points
+ * around it; the cheapest point when all reach it; null when none does (then: the ceiling).
+ *
+ * @example rateFor([{ crf: 30, kbps: 500, ssim: 0.94 }, { crf: 24, kbps: 1000, ssim: 0.97 }], 0.955) // ≈ 707
+ */
+export function rateFor(points: CurvePoint[], target: number): { kbps: number; how: string } | null {
+  const byRate = [...points].sort((a, b) => a.kbps - b.kbps);
+  const first = byRate[0];
+  if (!first) return null;
+  if (first.ssim >= target) return { kbps: first.kbps, how: `every CRF point reached SSIM ${target}: the cheapest (crf ${first.crf}, ${Math.round(first.kbps)} kbps, SSIM ${first.ssim.toFixed(4)})` };
+  for (let i = 1; i < byRate.length; i++) {
+    const lo = byRate[i - 1]!;
+    const hi = byRate[i]!;
+    if (hi.ssim >= target && lo.ssim < target) {
+      const f = (target - lo.ssim) / (hi.ssim - lo.ssim);
+      const kbps = Math.exp(Math.log(lo.kbps) + f * (Math.log(hi.kbps) - Math.log(lo.kbps)));
+      return { kbps, how: `SSIM ${target} lies between crf ${lo.crf} (${Math.round(lo.kbps)} kbps, ${lo.ssim.toFixed(4)}) and crf ${hi.crf} (${Math.round(hi.kbps)} kbps, ${hi.ssim.toFixed(4)})` };
+    }
+  }
+  return null;
+}
+
+/** A rung as the analysis sees it: the planned size and the template's rate. */
+export interface MeasuredRung {
+  name: string;
+  width: number;
+  height: number;
+  templateKbps: number;
+  points: CurvePoint[];
+}
+
+/**
+ * Each rung's rate for the target (VBR_MARGIN above the curve's rate, between FLOOR_KBPS and
+ * CEILING_FACTOR × its template rate), then the rungs that add little dropped: going down the
+ * ladder, a rung whose rate is within DROP_WITHIN of the last kept rung above it (which has more
+ * pixels for about the same bits). The top rung is always kept.
+ *
+ * @example chooseRates(rungs, 0.95).filter((r) => r.kept).map((r) => r.chosenKbps)
+ */
+export function chooseRates(rungs: MeasuredRung[], target: number): AutoRungState[] {
+  const chosen: AutoRungState[] = rungs.map((r) => {
+    const ceiling = r.templateKbps * CEILING_FACTOR;
+    const fit = rateFor(r.points, target);
+    let kbps: number;
+    let reason: string;
+    if (!fit) {
+      kbps = ceiling;
+      const best = [...r.points].sort((a, b) => b.ssim - a.ssim)[0];
+      reason = `no CRF point reached SSIM ${target} (best ${best ? best.ssim.toFixed(4) : '?'}): the ceiling, ${CEILING_FACTOR}x the template's ${r.templateKbps} kbps`;
+    } else {
+      const aimed = fit.kbps * VBR_MARGIN;
+      kbps = Math.min(ceiling, Math.max(FLOOR_KBPS, aimed));
+      const clamp = aimed > ceiling ? `, capped at ${CEILING_FACTOR}x the template rate` : aimed < FLOOR_KBPS ? `, raised to the ${FLOOR_KBPS} kbps floor` : '';
+      reason = `${fit.how}; +${Math.round((VBR_MARGIN - 1) * 100)}% for capped VBR${clamp}`;
+    }
+    return { name: r.name, width: r.width, height: r.height, templateKbps: r.templateKbps, chosenKbps: Math.round(kbps), measuredSsim: null, kept: true, reason, points: r.points };
+  });
+  return dropClose(chosen);
+}
+
+/** Going down the ladder: a rung within DROP_WITHIN of the last kept rung's rate is dropped. */
+export function dropClose(rungs: AutoRungState[]): AutoRungState[] {
+  let last: AutoRungState | null = null;
+  return rungs.map((r) => {
+    if (!r.kept || r.chosenKbps === null) return r;
+    if (last && last.chosenKbps !== null && last.chosenKbps <= r.chosenKbps * (1 + DROP_WITHIN)) {
+      return {
+        ...r,
+        kept: false,
+        reason: `dropped: ${r.chosenKbps} kbps is within ${Math.round(DROP_WITHIN * 100)}% of ${last.name}'s ${last.chosenKbps} kbps, which has more pixels (${r.reason})`,
+        chosenKbps: null,
+      };
+    }
+    last = r;
+    return r;
+  });
+}
+
+/** The template's rung with a chosen rate: maxrate and bufsize keep their ratios to the rate. */
+export function rungAt(r: Rung, kbps: number): Rung {
+  const ratio = (v: number | undefined) => (v === undefined ? undefined : Math.max(kbps, Math.round((v / r.bitrateKbps) * kbps)));
+  const maxrateKbps = ratio(r.maxrateKbps);
+  const bufsizeKbps = ratio(r.bufsizeKbps);
+  return { ...r, bitrateKbps: kbps, ...(maxrateKbps !== undefined ? { maxrateKbps } : {}), ...(bufsizeKbps !== undefined ? { bufsizeKbps } : {}) };
+}
+
+/** Outputs whose ladder is `auto: true`: they need an analysis before they can be planned. */
+export function autoLadderOutputs(spec: JobSpec): ResolvedOutput[] {
+  return spec.outputs.filter((o) => o.template.ladder?.auto === true && o.template.video);
+}
+
+/**
+ * The spec the planner plans with: each analysed output's ladder holds its kept rungs at their
+ * chosen rates (names, sizes and the rest of the template as they were).
+ *
+ * @example planJob(withChosenLadders(spec, choices), media)
+ */
+export function withChosenLadders(spec: JobSpec, choices: Map<string, AutoLadderState>): JobSpec {
+  return {
+    ...spec,
+    outputs: spec.outputs.map((o) => {
+      const choice = choices.get(o.name);
+      const ladder = o.template.ladder;
+      if (!choice || !ladder) return o;
+      const rungs = ladder.rungs.flatMap((r) => {
+        const c = choice.rungs.find((x) => x.name === r.name);
+        // A rung the analysis did not see was merged away by the planner (same size as a later one).
+        if (!c) return [];
+        return c.kept && c.chosenKbps !== null ? [rungAt(r, c.chosenKbps)] : [];
+      });
+      return { ...o, template: { ...o.template, ladder: { ...ladder, rungs } } };
+    }),
+  };
+}
