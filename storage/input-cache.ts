@@ -83,8 +83,7 @@ export interface InputCacheStats {
   hits: number;
 }
 
-/** This process's folder under `inputs/`: host and pid, so processes sharing DATA_DIR never collide. */
-/** This process's own folder name under a shared directory: host and pid. */
+/** This process's own folder name under a shared directory (`inputs/`, `outputs/`): host and pid, so processes sharing DATA_DIR never collide. */
 export function processDirName(): string {
   return `${os.hostname().replace(/[^A-Za-z0-9.-]/g, '_')}-${process.pid}`;
 }

@@ -16,6 +16,7 @@ import type { ResolvedSnapshot } from '../../model/job';
 import { presetOutput, testSpec } from '../helpers/spec';
 import { createLocalStorage } from '../../storage/local';
 import { makeClip, probeFile, testBinaries } from '../helpers/media';
+import { scratchLeft } from '../helpers/jobs';
 
 /** An activity environment that logs only errors: failed activities are what these tests expect. */
 function newEnv(): MockActivityEnvironment {
@@ -150,7 +151,7 @@ describe('transcode', { timeout: 120_000 }, () => {
     assert.ok(beats.some((p) => p > 0 && p < 1), `no intermediate progress in ${beats.join(',')}`);
     const out = await probeFile(path.join(dir, 'objects', value.key));
     assert.deepEqual(out.streams.map((s) => [s.codec_type, s.codec_name]), [['video', 'h264'], ['audio', 'aac']]);
-    assert.deepEqual(await fs.readdir(path.join(deps.workDir, 'outputs')), [], 'scratch files removed');
+    assert.deepEqual(await scratchLeft(path.join(deps.workDir, 'outputs')), [], 'scratch files removed');
   });
 
   test('cancellation kills ffmpeg, removes the scratch file and writes no object', async () => {
@@ -180,7 +181,7 @@ describe('transcode', { timeout: 120_000 }, () => {
       if (left) await new Promise((r) => setTimeout(r, 100));
     } while (left && Date.now() < deadline);
     assert.equal(left, '', 'no ffmpeg left running');
-    assert.deepEqual(await fs.readdir(path.join(deps.workDir, 'outputs')), []);
+    assert.deepEqual(await scratchLeft(path.join(deps.workDir, 'outputs')), []);
     assert.equal(await deps.storage.head(task.outputKey), null);
   });
 });
@@ -210,6 +211,6 @@ describe('snapshot', { timeout: 120_000 }, () => {
     assert.deepEqual([...beats].sort((a, b) => a - b), beats, 'progress never goes back');
     assert.equal(beats.at(-1), 1);
     assert.ok(beats.some((p) => p > 0 && p < 1), `no intermediate progress in ${beats.join(',')}`);
-    assert.deepEqual(await fs.readdir(path.join(deps.workDir, 'outputs')), [], 'scratch directory removed');
+    assert.deepEqual(await scratchLeft(path.join(deps.workDir, 'outputs')), [], 'scratch directory removed');
   });
 });

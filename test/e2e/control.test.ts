@@ -12,7 +12,7 @@ import type { JobState } from '../../model/job-state';
 import { findTemporalCli } from '../../scripts/temporal-cli';
 import { spawnWorker, startStack, type Stack, type WorkerProcess } from '../helpers/stack';
 import { decodesCleanly, makeClip, probeFile } from '../helpers/media';
-import { isSettled, pollJob } from '../helpers/jobs';
+import { isSettled, pollJob, scratchLeft } from '../helpers/jobs';
 
 let stack: Stack;
 let base: string;
@@ -64,7 +64,7 @@ async function assertCanceledCleanly(id: string, since: number): Promise<JobStat
   while (ffmpegsOn(stack.dataDir) && Date.now() - since < 5000) await new Promise((r) => setTimeout(r, 100));
   assert.equal(ffmpegsOn(stack.dataDir), '', 'no ffmpeg left 5 s after the cancel');
   assert.deepEqual(await objectsUnder(id), [], 'no partial (or finished) output left in the store');
-  assert.deepEqual(await fs.readdir(path.join(stack.dataDir, 'work', 'outputs')), [], 'no scratch file left');
+  assert.deepEqual(await scratchLeft(path.join(stack.dataDir, 'work', 'outputs')), [], 'no scratch file left');
   return j;
 }
 

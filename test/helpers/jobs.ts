@@ -1,5 +1,6 @@
 /** Following a job over the API, as a client would: GET it until a condition holds. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
 import { finalJobStatuses, type JobState } from '../../model/job-state';
 
 /** The job has reached succeeded, failed or canceled. */
@@ -46,4 +47,16 @@ export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolea
     await new Promise((r) => setTimeout(r, 300));
   } while (Date.now() < deadline);
   assert.fail(`${what}; last: ${JSON.stringify(last)}`);
+}
+
+/**
+ * What is left under a worker's scratch root (`work/outputs`), as paths: each worker process keeps
+ * its own folder there (`<host>-<pid>`), which may stay while the process lives; anything inside
+ * it (a job's scratch folder or file) is a leftover.
+ *
+ * @example assert.deepEqual(await scratchLeft(path.join(dataDir, 'work', 'outputs')), [])
+ */
+export async function scratchLeft(root: string): Promise<string[]> {
+  const entries = await fs.readdir(root, { recursive: true }).catch(() => [] as string[]);
+  return entries.filter((e) => e.includes('/'));
 }
