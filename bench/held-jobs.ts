@@ -11,8 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startCluster } from '../scripts/cluster';
-import { freePort, freePorts, temporalServerPort } from '../test/helpers/stack';
+import { startLocalCluster } from '../test/helpers/cluster';
 import { makeClip } from '../test/helpers/media';
 
 const N = Number(process.argv[2] ?? 1000);
@@ -47,13 +46,10 @@ function postgresTicks(postmaster: number): number {
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mediaflow-held-'));
-const c = await startCluster({
+const c = await startLocalCluster({
   dir,
   apis: 1,
   workers: 3,
-  apiPort: await freePorts(1),
-  temporalPort: await temporalServerPort(),
-  pgPort: await freePort(),
   env: { LOG_LEVEL: 'WARN', RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000' },
 });
 try {

@@ -13,8 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startCluster } from '../../scripts/cluster';
-import { freePort, freePorts, temporalServerPort } from '../../test/helpers/stack';
+import { startLocalCluster } from '../../test/helpers/cluster';
 import { makeClip } from '../../test/helpers/media';
 import { summarize, type Summary } from '../stats';
 import type { LoadPlan, LoadResult } from '../api-load';
@@ -68,13 +67,10 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
   const before = loadAverage();
   // Its own folder: PostgreSQL runs as the postgres user when we are root and must reach it (the work dir is 0700).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mediaflow-burst-'));
-  const c = await startCluster({
+  const c = await startLocalCluster({
     dir,
     apis: 2,
     workers: 3,
-    apiPort: await freePorts(2),
-    temporalPort: await temporalServerPort(),
-    pgPort: await freePort(),
     // One load generator sends everything from one address: the per-key limit is not what is measured.
     env: { LOG_LEVEL: 'WARN', RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000' },
   });

@@ -11,11 +11,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { freePort, freePorts, temporalServerPort } from '../helpers/stack';
 import { decodesCleanly, makeClip, probeFile } from '../helpers/media';
 import { needTool } from '../helpers/tools';
 import { findTemporalServer } from '../../scripts/temporal-server';
-import { startCluster, type Cluster } from '../../scripts/cluster';
+import type { Cluster } from '../../scripts/cluster';
+import { startLocalCluster } from '../helpers/cluster';
 import type { JobState } from '../../model/job-state';
 import { WORKFLOW_TYPE } from '../../workflows/definitions';
 
@@ -75,13 +75,10 @@ async function pendingActivities(client: Client, ids: string[]): Promise<Map<str
 describe('chaos on the cluster: kill -9 a worker, restart an API, stop/start Temporal during a 200-job burst', { skip, timeout: 480_000 }, () => {
   test('every job succeeds once, its output decodes, retries match the faults, scratch is empty', async () => {
     const t0 = Date.now();
-    cluster = await startCluster({
+    cluster = await startLocalCluster({
       dir,
       apis: 2,
       workers: 3,
-      apiPort: await freePorts(2),
-      temporalPort: await temporalServerPort(),
-      pgPort: await freePort(),
       env: { LOG_LEVEL: 'WARN', NODE_ENV: 'development' },
     });
     const c = cluster;
