@@ -141,7 +141,8 @@ function started(jobId: string, activityId: string): Promise<void> {
 }
 
 async function until(handle: WorkflowHandle, done: (s: JobState) => boolean): Promise<JobState> {
-  const deadline = Date.now() + 10_000;
+  // A guard against a state never reached, not a timing check: generous for a busy 2-core machine.
+  const deadline = Date.now() + 60_000;
   for (;;) {
     const s = await handle.query(stateQuery);
     if (done(s)) return s;
@@ -152,7 +153,7 @@ async function until(handle: WorkflowHandle, done: (s: JobState) => boolean): Pr
 
 const statuses = (s: JobState) => Object.fromEntries(s.tasks.map((t) => [t.id, t.status]));
 
-describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => {
+describe('mediaJob, time-skipping, stub activities', { timeout: 300_000 }, () => {
   test('a failed job whose retry window (an hour) passes ends failed, notified once', async () => {
     const s = spec();
     const h = await start(s, { encode: async () => { throw failWith('OutputTooLarge'); } });
@@ -294,7 +295,11 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 60_000 }, () => 
     await server.env.sleep('6h');
     const gaps = checks.slice(1).map((t, i) => Math.round((t - checks[i]!) / 1000));
     // 30 s fixed would be 720 checks in 6 h (10,000 held jobs: 333 activities a second).
-    assert.deepEqual(gaps, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600, 3600], `seconds between checks: ${gaps.join(', ')}`);
+    // Each gap is its timer plus the real time the workflow and activity took (the skipped clock
+    // still runs while they do): at most a few seconds on a busy machine.
+    const expected = [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600, 3600];
+    assert.equal(gaps.length, expected.length, `seconds between checks: ${gaps.join(', ')}`);
+    assert.ok(gaps.every((g, i) => g >= expected[i]! && g <= expected[i]! + 5), `seconds between checks: ${gaps.join(', ')} (timers ${expected.join(', ')})`);
     paused = false;
     await h.signal(pipelineResumedSignal);
     assert.equal(((await h.result()) as JobState).status, 'succeeded');
