@@ -3,7 +3,8 @@
  * every rung's planned size at a few CRF points (one ffmpeg run per window: decode once, the
  * shared-encode argv of media/args/encode.ts) and scored with the quality scorer of item 6; the
  * rate/SSIM curves give each rung's rate for the target (media/per-title.ts), and a check encode
- * of the samples at the chosen rates measures the SSIM they really reach (raised once if short).
+ * of the samples at the chosen rates measures the SSIM they really reach (a rung short of it is
+ * raised and checked again, a few times at most: checkAndRaise).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,17 +13,13 @@ import type { AutoLadderState, AutoRungState, MediaInfo } from '../model/job-sta
 import { DEFAULT_TARGET_SSIM } from '../model/templates';
 import { planJob, type TranscodeTask, type VideoPlan } from '../media/plan';
 import { encodeArgs, encodeLayout } from '../media/args/encode';
-import { CEILING_FACTOR, chooseRates, CRF_POINTS, dropClose, sampleWindows, type CurvePoint } from '../media/per-title';
+import { checkAndRaise, chooseRates, CRF_POINTS, MAX_RAISES, sampleWindows, type CurvePoint } from '../media/per-title';
 import { MediaflowError } from '../model/errors';
 import { runFfmpeg } from './ffmpeg-run';
 import { scoreFile } from './quality';
 import { withLocalInput } from './local-input';
 import { ffmpegTimeoutMs, withHeartbeats, withScratchDir } from './transcode';
 import type { ActivityDeps } from './deps';
-
-/** The check encode: a rung short of the target by more than this is raised once. */
-const CHECK_TOLERANCE = 0.002;
-const RAISE = 1.25;
 
 type Window = { startSec: number; durationSec: number };
 
@@ -71,8 +68,8 @@ export function createLadderAnalyzer(deps: ActivityDeps) {
     return withLocalInput(deps, source, (input) =>
       withScratchDir(deps, (dir) =>
         withHeartbeats(async (report, signal) => {
-          // Windows × (CRF pass + up to two check passes), for progress.
-          const steps = windows.length * 3;
+          // Windows × (CRF pass + the check + up to MAX_RAISES re-checks), for progress.
+          const steps = windows.length * (2 + MAX_RAISES);
           let done = 0;
           let runs = 0;
           /** One ffmpeg run encoding `tasks` (one window), then each scored; tallies by task label. */
@@ -121,36 +118,27 @@ export function createLadderAnalyzer(deps: ActivityDeps) {
           }));
           let chosen: AutoRungState[] = chooseRates(measured, targetSsim);
 
-          // 2. The check: the kept rungs encoded at their chosen rates (capped VBR, as the job will).
-          const check = async (pass: number): Promise<void> => {
-            const kept = chosen.filter((c) => c.kept && c.chosenKbps !== null);
+          // 2. The check encodes (media/per-title.ts checkAndRaise): the rungs at their chosen rates,
+          // capped VBR as the job will encode them; a rung below the target is raised and checked again.
+          let pass = 0;
+          const measure = async (which: AutoRungState[]): Promise<Map<string, number>> => {
             const tally = new Map<string, Tally>();
+            const p = pass++;
             for (const [i, w] of windows.entries()) {
-              const tasks = kept.map((c) => {
+              const tasks = which.map((c) => {
                 const r = rungs.find((x) => x.rung!.name === c.name)!;
-                return sampleTask(r, w, `check${pass}-w${i}`, atRate(r.video!, c.chosenKbps!));
+                return sampleTask(r, w, `check${p}-w${i}`, atRate(r.video!, c.chosenKbps!));
               });
               await encodeAndScore(tasks, tally, (t) => t.id.replace(/@.*$/, ''));
             }
-            chosen = chosen.map((c) => {
-              const r = rungs.find((x) => x.rung!.name === c.name)!;
-              const t = tally.get(r.id);
-              return t ? { ...c, measuredSsim: Math.round((t.ssimFrames / t.frames) * 1e6) / 1e6 } : c;
-            });
+            return new Map(
+              which.flatMap((c) => {
+                const t = tally.get(rungs.find((x) => x.rung!.name === c.name)!.id);
+                return t ? [[c.name, t.ssimFrames / t.frames] as const] : [];
+              }),
+            );
           };
-          await check(0);
-          // 3. A rung short of the target (below its ceiling) is raised once and checked again.
-          const short = chosen.filter((c) => c.kept && c.measuredSsim !== null && c.measuredSsim < targetSsim - CHECK_TOLERANCE && c.chosenKbps! < c.templateKbps * CEILING_FACTOR);
-          if (short.length) {
-            chosen = chosen.map((c) => {
-              if (!short.includes(c)) return c;
-              const raised = Math.min(c.templateKbps * CEILING_FACTOR, Math.round(c.chosenKbps! * RAISE));
-              return { ...c, chosenKbps: raised, reason: `${c.reason}; raised to ${raised} kbps: the check encode at ${c.chosenKbps} kbps measured SSIM ${c.measuredSsim!.toFixed(4)}` };
-            });
-            await check(1);
-            // Raised rates may now sit close to the rung above: the drop rule sees the final rates.
-            chosen = dropClose(chosen);
-          }
+          chosen = (await checkAndRaise(chosen, targetSsim, measure)).rungs;
           report(1);
           return { targetSsim, samples: windows, crfPoints: [...CRF_POINTS], rungs: chosen };
         }),

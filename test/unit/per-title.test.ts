@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePsnrStats, parseSsimStats, parseVmafLog } from '../../media/args/quality';
-import { chooseRates, rateFor, sampleWindows, withChosenLadders, type MeasuredRung } from '../../media/per-title';
+import { checkAndRaise, chooseRates, MAX_RAISES, rateFor, sampleWindows, withChosenLadders, type MeasuredRung } from '../../media/per-title';
 import { planJob, type TranscodeTask } from '../../media/plan';
 import { systemPreset } from '../../media/presets';
 import type { AutoLadderState, MediaInfo } from '../../model/job-state';
@@ -63,6 +63,40 @@ describe('per-title choice', () => {
     const capped = chooseRates([rung('1080p', 5000, 900, 0.5)], 0.9999)[0]!;
     assert.equal(capped.chosenKbps, 10000);
     assert.match(capped.reason, /ceiling/);
+  });
+
+  test('the check encodes decide: a short rung is raised (more when further short) and re-checked until it meets the target', async () => {
+    // The 1080p static slide of the bench: the curve put SSIM 0.999 at ~39 kbps, but capped VBR
+    // starves the keyframes at low rates: the check encode measures what a rate really reaches.
+    const slide = (kbps: number) => (kbps < 60 ? 0.982 : kbps < 90 ? 0.9957 : kbps < 150 ? 0.9986 : 0.9995);
+    const rung = (name: string, templateKbps: number, chosenKbps: number) => ({ name, width: 1, height: 1, templateKbps, chosenKbps, measuredSsim: null, kept: true, reason: 'curve', points: [] });
+    const calls: string[][] = [];
+    const measure = async (which: { name: string; chosenKbps: number | null }[]) => {
+      calls.push(which.map((c) => `${c.name}@${c.chosenKbps}`));
+      return new Map(which.map((c) => [c.name, c.name === '1080p' ? slide(c.chosenKbps!) : 0.9999]));
+    };
+    const { rungs, checks } = await checkAndRaise([rung('1080p', 5000, 50), rung('360p', 800, 50)], 0.999, measure);
+    const top = rungs[0]!;
+    assert.ok(top.measuredSsim! >= 0.999, `1080p meets the target in the check encode: ${top.measuredSsim} at ${top.chosenKbps} kbps (${top.reason})`);
+    assert.ok(checks <= 1 + MAX_RAISES);
+    // Only the short rung is encoded again; the one that met the target is checked once.
+    assert.deepEqual(calls[0], ['1080p@50', '360p@50']);
+    assert.ok(calls.slice(1).every((c) => c.length === 1 && c[0]!.startsWith('1080p@')), JSON.stringify(calls));
+    assert.equal(calls[1]![0], "1080p@100", "far short (18x the target distortion): doubled");
+    // 0.9986 is 1.4x the target distortion: raised 1.4x.
+    assert.equal(calls[2]![0], "1080p@140");
+    assert.match(top.reason, /check 1 at 50 kbps measured SSIM 0\.9820 < 0\.999: raised 2x to 100 kbps/);
+    assert.match(top.reason, /≥ 0\.999$/);
+    // 360p now sits far below 1080p's rate: kept.
+    assert.deepEqual(rungs.map((r) => r.kept), [true, true]);
+
+    // Bounded: a rung that never gets there stops after MAX_RAISES raises (or at its ceiling), and says so.
+    const never = await checkAndRaise([rung('1080p', 5000, 50)], 0.999, async (w) => new Map(w.map((c) => [c.name, 0.99])));
+    assert.equal(never.checks, 1 + MAX_RAISES);
+    assert.match(never.rungs[0]!.reason, new RegExp(`still short of 0\\.999 \\(SSIM 0\\.9900\\) after ${MAX_RAISES} raises`));
+    const ceiling = await checkAndRaise([rung('360p', 800, 1000)], 0.999, async (w) => new Map(w.map((c) => [c.name, 0.99])));
+    assert.equal(ceiling.rungs[0]!.chosenKbps, 1600);
+    assert.match(ceiling.rungs[0]!.reason, /at its ceiling/);
   });
 
   test('the chosen ladder is what the planner plans: kept rungs at their rates, ratios kept', () => {
