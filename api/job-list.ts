@@ -16,6 +16,7 @@ import { cachedRead } from '../observability/metrics';
 import { searchAttributes, WORKFLOW_TYPE } from '../workflows/definitions';
 import { jobStatuses, type JobSummary } from './openapi/schemas';
 import { isTemporalUnavailable, problemError } from './problem';
+import { rpc } from './temporal-rpc';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -72,9 +73,6 @@ export function visibilityQuery(tenant: string, filter: { status?: JobStatus | u
 type Deps = JobListDeps;
 type Run = temporal.api.workflow.v1.IWorkflowExecutionInfo;
 
-function rpc<T>({ client, config }: Deps, call: () => Promise<T>): Promise<T> {
-  return client.connection.withDeadline(Date.now() + config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, call);
-}
 
 /** Every run that matches a visibility query, all pages. */
 async function allRuns(deps: Deps, query: string): Promise<Run[]> {

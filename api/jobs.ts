@@ -24,6 +24,7 @@ import type { mediaJob } from '../workflows/media-job';
 import { problemError } from './problem';
 import { metrics } from '../observability/metrics';
 import { endedError, endedFromOutside, finishedAtOf, jobForTenant, jobStatusOfRun, runStatusOf } from '../model/job-view';
+import { rpc } from './temporal-rpc';
 
 export interface JobsDeps {
   config: Config;
@@ -59,13 +60,6 @@ export function idempotentJobId(tenant: string, key: string): string {
   return `job_${sha256(`${tenant}\n${key}`).slice(0, 32)}`;
 }
 
-/**
- * Runs a Temporal call under the API's deadline: without one the SDK keeps retrying an unreachable
- * server for many seconds, and the client should hear 503 sooner.
- */
-function rpc<T>(deps: Pick<JobsDeps, 'client' | 'config'>, call: () => Promise<T>): Promise<T> {
-  return deps.client.connection.withDeadline(Date.now() + deps.config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, call);
-}
 
 /** Jobs of every tenant by status, counted by Temporal visibility (for the `mediaflow_jobs` gauge; cached). */
 export { countJobsByStatus } from './job-list';

@@ -12,6 +12,7 @@ import { createPipelineStore } from '../db/pipelines';
 import { createTemplateStore } from '../db/templates';
 import { createApiKeyStore } from '../db/api-keys';
 import { openModeWarning } from './auth';
+import { settled } from './temporal-rpc';
 
 /** The file that says which process holds the embedded database (scripts/keys.ts reads it). */
 export function embeddedDbLockFile(dataDir: string): string {
@@ -131,6 +132,8 @@ export async function startApi(config: Config, options: { db?: Database } = {}):
       clearInterval(idle);
       clearInterval(sweeper);
       if (lockFile && (await fs.readFile(lockFile, 'utf8').catch(() => '')).trim() === String(process.pid)) await fs.rm(lockFile, { force: true });
+      // Calls still in flight (a scrape's counts, a slow describe) would retry on a closed channel.
+      await settled(client);
       await connection.close();
       if (!options.db) await db.close();
     },

@@ -5,6 +5,7 @@ import type { Storage } from '../../storage/storage';
 import { problemOf, sendProblem } from '../problem';
 import { documentedRoute, json, operation, router } from '../openapi/route';
 import { healthSchema, readySchema } from '../openapi/schemas';
+import { rpc } from '../temporal-rpc';
 
 export function serviceRoutes(deps: { client: Client; storage: Storage; config: Config }) {
   const app = router();
@@ -24,9 +25,7 @@ export function serviceRoutes(deps: { client: Client; storage: Storage; config: 
     '/readyz',
     async (c) => {
       const checks: Record<string, string> = {};
-      await deps.client.connection
-        .withDeadline(Date.now() + deps.config.TEMPORAL_RPC_TIMEOUT_SEC * 1000, () => deps.client.connection.workflowService.getSystemInfo({}))
-        .then(() => (checks.temporal = 'ok'), (err: Error) => (checks.temporal = `unreachable: ${err.message.split('\n')[0]}`));
+      await rpc(deps, () => deps.client.connection.workflowService.getSystemInfo({})).then(() => (checks.temporal = 'ok'), (err: Error) => (checks.temporal = `unreachable: ${err.message.split('\n')[0]}`));
       await deps.storage.check().then(() => (checks.storage = 'ok'), (err: Error) => (checks.storage = `unusable: ${err.message}`));
       const ready = Object.values(checks).every((v) => v === 'ok');
       if (ready) return c.json({ status: 'ready', checks });
