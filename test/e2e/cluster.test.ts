@@ -6,7 +6,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { decodesCleanly, makeClip, probeFile } from '../helpers/media';
 import { isFinal, pollJob } from '../helpers/jobs';
 import { needTool } from '../helpers/tools';
 import { findTemporalServer } from '../../scripts/temporal-server';
+import { spawnUntil } from '../helpers/spawn';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const hasPostgres = await fs.readdir('/usr/lib/postgresql').then((v) => v.length > 0, () => false);
@@ -33,24 +34,17 @@ interface Started {
 }
 
 async function startCluster(ports: { api: number; temporal: number; pg: number }): Promise<Started> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'scripts/cluster.ts', '--dir', dir, '--api-port', String(ports.api), '--temporal-port', String(ports.temporal), '--pg-port', String(ports.pg)],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'WARN' } },
+  const { child, output } = await spawnUntil(
+    ['scripts/cluster.ts', '--dir', dir, '--api-port', String(ports.api), '--temporal-port', String(ports.temporal), '--pg-port', String(ports.pg)],
+    { cwd: root, env: { ...process.env, LOG_LEVEL: 'WARN' } },
+    'mediaflow cluster is running',
+    300_000,
   );
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 300_000;
-  while (!out.includes('mediaflow cluster is running')) {
-    if (child.exitCode !== null) throw new Error(`cluster exited early:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`cluster did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const out = output();
   const line = /Processes\s+(.*)/.exec(out)![1]!;
   const pids = [...line.trim().matchAll(/ (\d+)(?=,|$)/g)].map((m) => Number(m[1]));
   const apis = /APIs\s+(.*)/.exec(out)![1]!.trim().split(/\s+/);
-  return { child, output: () => out, pids, apis };
+  return { child, output, pids, apis };
 }
 
 async function alive(pid: number): Promise<boolean> {

@@ -1,7 +1,7 @@
 /** `npm run dev` as a user runs it: starts all three, runs a job, stops on Ctrl-C, keeps jobs across restarts. */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import { freePort } from '../helpers/stack';
 import { makeClip } from '../helpers/media';
 import { putObject, submitJob } from '../helpers/http';
 import { isFinal, pollJob } from '../helpers/jobs';
+import { spawnUntil } from '../helpers/spawn';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-dev-'));
@@ -30,17 +31,7 @@ after(async () => {
 });
 
 async function startDev(): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/dev.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 120_000;
-  while (!out.includes('mediaflow is running')) {
-    if (child.exitCode !== null) throw new Error(`dev exited early:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`dev did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return { child, output: () => out };
+  return spawnUntil(['scripts/dev.ts'], { cwd: root, env }, 'mediaflow is running', 120_000);
 }
 
 async function stopDev(child: ChildProcess): Promise<number | null> {
