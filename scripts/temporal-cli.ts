@@ -81,10 +81,15 @@ export interface DevServer {
   stop(): Promise<void>;
 }
 
+/** The server process died while starting (CLI 1.5 panics when an ephemeral port it picked is taken meanwhile). */
+class ServerExitedEarly extends Error {}
+
 async function waitReady(address: string, namespace: string, deadline: number, child?: ChildProcess): Promise<void> {
   let last: unknown;
   while (Date.now() < deadline) {
-    if (child && child.exitCode !== null) throw new Error(`temporal dev server exited with code ${child.exitCode}`);
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new ServerExitedEarly(`temporal dev server exited with code ${child.exitCode ?? child.signalCode} before it answered`);
+    }
     try {
       const connection = await Connection.connect({ address, connectTimeout: 2000 });
       try {
@@ -107,6 +112,19 @@ async function waitReady(address: string, namespace: string, deadline: number, c
  * @example const server = await startDevServer({ port: 7233, uiPort: 8233, dbFile: '.data/temporal.sqlite' })
  */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  // A start that dies early is a race over ports on a busy machine (seen in CI as a Go panic in
+  // devserver.Start), not a broken install: try again, at most three times in all.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOnce(options);
+    } catch (err) {
+      if (!(err instanceof ServerExitedEarly) || attempt >= 3) throw err;
+      process.stderr.write(`${err.message}; starting it again (attempt ${attempt + 1} of 3)\n`);
+    }
+  }
+}
+
+async function startDevServerOnce(options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
   const namespace = options.namespace ?? 'default';
   const address = `${ip}:${options.port}`;
