@@ -46,9 +46,12 @@ export async function runFfmpeg(run: FfmpegRun): Promise<void> {
     lines: false,
     ...(run.cwd ? { cwd: run.cwd } : {}),
   });
-  if (run.nice && child.pid !== undefined) {
+  // Only ever nicer than the worker itself: a worker started under `nice -n 19` must not hand its
+  // encodes a higher priority than the operator gave it (root may lower niceness).
+  const nice = run.nice ? Math.max(run.nice, os.getPriority()) : 0;
+  if (nice && child.pid !== undefined) {
     try {
-      os.setPriority(child.pid, run.nice);
+      os.setPriority(child.pid, nice);
     } catch {
       // Not allowed here (a container without the capability): the run goes on at normal priority.
     }

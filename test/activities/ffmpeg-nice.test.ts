@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import { runFfmpeg } from '../../activities/ffmpeg-run';
 import { testBinaries } from '../helpers/media';
@@ -30,4 +31,8 @@ test('runFfmpeg with nice: the ffmpeg process runs at that niceness; without it,
   const { stdout: own } = await run('ps', ['-o', 'ni=', '-p', String(process.pid)]);
   assert.equal(await runOne(7, 'nice-marker-seven'), 7);
   assert.equal(await runOne(undefined, 'nice-marker-none'), Number(own.trim()));
+  // A worker niced further than ENCODE_NICE (an operator's `nice -n 15`) keeps its encodes there:
+  // never raised back to 7, which root could do. (This test process stays at 15: it ends here.)
+  os.setPriority(15);
+  assert.equal(await runOne(7, 'nice-marker-under-15'), 15);
 });
