@@ -176,11 +176,16 @@ if (S) {
       [
         ['mediaflow (first POST → last job closed)', duration(S.serviceMs), String(S.serviceJobsPerMin), times(S.throughputRatio), duration(S.serviceCpu.serviceMs), times(S.cpuRatio)],
         [`plain ffmpeg loop, ${S.baseline.parallel} at a time`, duration(S.baseline.ms), String(S.baseline.jobsPerMin), '', duration(S.baseline.cpuMs), ''],
+        ['bare Temporal workflow per job, same commands + 2 ffprobes', duration(S.bare.ms), String(S.bare.jobsPerMin), times(S.bare.throughputRatio), duration(S.bare.cpu.totalMs), times(S.bare.cpuRatio)],
       ],
     ),
   );
   out.push(`   one job's POST → closed: p50/p99 ${p50p99(S.jobLatencyMs)} (all ${S.jobs} arrive together)`);
   out.push(`   mediaflow CPU: ${cpuParts(S.serviceCpu)}`);
+  out.push(
+    `   bare Temporal CPU: ffmpeg/ffprobe ${duration(S.bare.cpu.workerChildrenMs)}, worker's Node process ${duration(S.bare.cpu.workerMs)}, Temporal server ${duration(S.bare.cpu.temporalMs)};` +
+      ` mediaflow ÷ bare: ${times(S.serviceVsBare)} the jobs/min (the orchestration floor is the bare row)`,
+  );
 }
 const P = results.poster;
 if (P) {

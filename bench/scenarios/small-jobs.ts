@@ -7,6 +7,10 @@ import path from 'node:path';
 import { ratio, summarize, type Summary } from '../stats';
 import { runPool, type Command } from '../processes';
 import { cpuDelta, type BenchService } from '../service';
+import { spawnWorker } from '../../test/helpers/stack';
+import { processCpu } from '../cpu';
+import { probeArgs } from '../../media/args/probe';
+import type { BareJob } from '../bare/workflow';
 import { loadAverage, makeSource, shown, snapshotCommand, transcodeCommand, type BenchSettings, type CpuUse, type JobRecord } from './common';
 
 export interface SmallJobsResult {
@@ -25,6 +29,13 @@ export interface SmallJobsResult {
   cpuRatio: number | null;
   /** Service jobs/min ÷ plain-loop jobs/min. */
   throughputRatio: number | null;
+  /**
+   * The same commands (plus the two ffprobes the service runs) as one bare Temporal workflow per job
+   * (bench/bare/): what orchestration on Temporal costs by itself, measured in the same run.
+   */
+  bare: { description: string; ms: number; jobsPerMin: number; cpu: { totalMs: number; temporalMs: number; workerMs: number; workerChildrenMs: number }; throughputRatio: number | null; cpuRatio: number | null };
+  /** Service jobs/min ÷ bare-Temporal jobs/min: mediaflow's own cost above the orchestration floor. */
+  serviceVsBare: number | null;
   loadAverage: { before: number[]; after: number[] };
 }
 
@@ -69,6 +80,7 @@ export async function runSmallJobs(service: BenchService, settings: BenchSetting
   const plain = await runPool(commands, service.concurrency);
   const plainCpuMs = cpuDelta(cpu1, service.cpu()).benchChildrenMs;
   await fs.rm(outDir, { recursive: true, force: true });
+  const bare = await runBare(service, records, outDir);
 
   const perMin = (ms: number) => Math.round((n / (ms / 60_000)) * 10) / 10;
   return {
@@ -88,7 +100,56 @@ export async function runSmallJobs(service: BenchService, settings: BenchSetting
       commandsPerJob: perJob.map(shown),
     },
     throughputRatio: ratio(perMin(serviceMs), perMin(plain.ms)),
+    bare: {
+      description: `one bare Temporal workflow per job (bench/bare/): ffprobe of the input, then the poster (light queue) and the encode + ffprobe of the output (encode queue), ${service.concurrency} encode slots`,
+      ms: bare.ms,
+      jobsPerMin: perMin(bare.ms),
+      cpu: bare.cpu,
+      throughputRatio: ratio(perMin(bare.ms), perMin(plain.ms)),
+      cpuRatio: ratio(bare.cpu.totalMs, plainCpuMs),
+    },
+    serviceVsBare: ratio(perMin(serviceMs), perMin(bare.ms)),
     cpuRatio: ratio(cpuMs, plainCpuMs),
     loadAverage: { before, after: loadAverage() },
   };
+}
+
+/**
+ * Runs every job's commands again as bare Temporal workflows (a worker process of its own on the
+ * same server, the real binaries), all submitted at once: wall from the first start to the last
+ * result, CPU of that worker (with its ffmpeg/ffprobe) and of the Temporal server.
+ */
+async function runBare(service: BenchService, records: JobRecord[], outDir: string): Promise<{ ms: number; cpu: { totalMs: number; temporalMs: number; workerMs: number; workerChildrenMs: number } }> {
+  const queue = `bench-bare-${Date.now()}`;
+  await fs.mkdir(outDir, { recursive: true });
+  const worker = await spawnWorker(service.stack.config, { BARE_QUEUE: queue, WORKER_ACTIVITY_CONCURRENCY: String(service.concurrency) }, ['--import', 'tsx', 'bench/bare/worker.ts']);
+  try {
+    const jobs: BareJob[] = records.map((r, i) => {
+      const { transcodes, snapshots } = service.tasksOf(r.timeline);
+      const input = service.inputPath(r.inputKey);
+      const encode = transcodeCommand(service, transcodes[0]!, input, outDir, `-bare-${i}`);
+      const poster = snapshotCommand(service, snapshots[0]!, input, outDir, `-bare-${i}`);
+      return {
+        queue,
+        probe: [service.binaries.ffprobe, ...probeArgs(input)],
+        poster: shown(poster),
+        encode: shown(encode),
+        check: [service.binaries.ffprobe, ...probeArgs(encode.output!)],
+      };
+    });
+    const pid = worker.child.pid!;
+    const sample = () => ({ w: processCpu(pid)!, t: service.cpu().temporalMs });
+    const before = sample();
+    const t0 = Date.now();
+    await Promise.all(jobs.map((job, i) => service.stack.client.workflow.execute('bareJob', { taskQueue: queue, workflowId: `${queue}-${i}`, args: [job] })));
+    const ms = Date.now() - t0;
+    const after = sample();
+    const workerMs = after.w.ownMs - before.w.ownMs;
+    const workerChildrenMs = after.w.childrenMs - before.w.childrenMs;
+    const temporalMs = after.t - before.t;
+    return { ms, cpu: { totalMs: workerMs + workerChildrenMs + temporalMs, temporalMs, workerMs, workerChildrenMs } };
+  } finally {
+    await worker.stop();
+    await fs.rm(outDir, { recursive: true, force: true });
+  }
 }
