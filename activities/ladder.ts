@@ -4,8 +4,9 @@
  * shared-encode argv of media/args/encode.ts) and scored with the quality scorer of item 6; the
  * rate/SSIM curves give each rung's rate for its target (media/per-title.ts), and a check encode
  * at the chosen rates (of the whole input when it is short, else of longer windows: checkWindows)
- * measures the SSIM and the rate they really reach (a rung short of its target is raised and
- * checked again, a few times at most; then the rungs that add little are dropped: checkAndRaise).
+ * measures the SSIM and the rate they really reach; a rung short of its target is raised, one with
+ * room to spare lowered, and checked again, a few times at most; then the rungs that add little
+ * are dropped (checkAndFit).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import type { AutoLadderState, AutoRungState, MediaInfo } from '../model/job-sta
 import { DEFAULT_TARGET_SSIM } from '../model/templates';
 import { planJob, type TranscodeTask, type VideoPlan } from '../media/plan';
 import { encodeArgs, encodeLayout } from '../media/args/encode';
-import { checkAndRaise, checkWindows, chooseRates, CRF_POINTS, MAX_RAISES, sampleWindows, type CheckResult, type CurvePoint } from '../media/per-title';
+import { checkAndFit, checkWindows, chooseRates, CRF_POINTS, MAX_STEPS, sampleWindows, type CheckResult, type CurvePoint } from '../media/per-title';
 import { MediaflowError } from '../model/errors';
 import { runFfmpeg } from './ffmpeg-run';
 import { scoreFile } from './quality';
@@ -71,8 +72,8 @@ export function createLadderAnalyzer(deps: ActivityDeps) {
     return withLocalInput(deps, source, (input) =>
       withScratchDir(deps, (dir) =>
         withHeartbeats(async (report, signal) => {
-          // The CRF pass's windows and the check windows × (the check + up to MAX_RAISES re-checks), for progress.
-          const steps = windows.length + checks.length * (1 + MAX_RAISES);
+          // The CRF pass's windows and the check windows × (the check + up to MAX_STEPS more), for progress.
+          const steps = windows.length + checks.length * (1 + MAX_STEPS);
           let done = 0;
           let runs = 0;
           /** One ffmpeg run encoding `tasks` (one window), then each scored; tallies by task label. */
@@ -122,9 +123,9 @@ export function createLadderAnalyzer(deps: ActivityDeps) {
           }));
           let chosen: AutoRungState[] = chooseRates(measured, targetSsim);
 
-          // 2. The check encodes (media/per-title.ts checkAndRaise): the rungs at their chosen rates,
-          // capped VBR as the job will encode them, over the check windows; a rung below its target
-          // is raised and checked again; then the rungs that add little are dropped.
+          // 2. The check encodes (media/per-title.ts checkAndFit): the rungs at their chosen rates,
+          // capped VBR as the job will encode them, over the check windows; a rung below its target is
+          // raised, one well above lowered, and checked again; then the rungs that add little are dropped.
           let pass = 0;
           const measure = async (which: AutoRungState[]): Promise<Map<string, CheckResult>> => {
             const tally = new Map<string, Tally>();
@@ -143,7 +144,7 @@ export function createLadderAnalyzer(deps: ActivityDeps) {
               }),
             );
           };
-          chosen = (await checkAndRaise(chosen, measure)).rungs;
+          chosen = (await checkAndFit(chosen, measure)).rungs;
           report(1);
           return { targetSsim, samples: windows, checkWindows: checks, crfPoints: [...CRF_POINTS], rungs: chosen };
         }),
