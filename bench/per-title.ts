@@ -128,11 +128,13 @@ async function main(): Promise<void> {
       // An override's ladder replaces the template's as a whole: the preset's rungs, with auto on and their targets.
       const rungs = presetLadder.rungs.map((r) => ({ ...r, targetSsim: target(r.name) }));
       const auto = await settle(await submitJob(base, body(keys[name]!, { ladder: { ...presetLadder, rungs, auto: true } })));
-      lines.push(...(await table(name, `per-rung targets (each the fixed rung's SSIM, rounded up to 5 decimals, at most ${MAX_TARGET_SSIM})`, f, auto)));
-      console.log(lines.join('\n'));
+      const t = await table(name, `per-rung targets (each the fixed rung's SSIM, rounded up to 5 decimals, at most ${MAX_TARGET_SSIM})`, f, auto);
+      lines.push(...t);
+      console.log(t.join('\n'));
     }
-    lines.push(`(${Math.round((Date.now() - started) / 1000)} s for the four jobs, sources included)`);
-    console.log(lines.join('\n'));
+    const took = `(${Math.round((Date.now() - started) / 1000)} s for the four jobs, sources included)`;
+    lines.push(took);
+    console.log(took);
   } finally {
     await stack.stop();
   }

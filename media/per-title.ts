@@ -262,7 +262,8 @@ export async function checkAndFit(
     }
   };
   const ceiling = (c: AutoRungState) => c.templateKbps * CEILING_FACTOR;
-  const f4 = (x: number) => x.toFixed(4);
+  // One decimal more than the target has (at least 4): 1.0000 on both sides of 0.99999 says nothing.
+  const f4 = (x: number, t: number) => x.toFixed(Math.max(4, (String(t).split('.')[1]?.length ?? 0) + 1));
   await apply(rungs.filter((c) => c.kept && c.chosenKbps !== null));
   for (let step = 1; step <= maxSteps; step++) {
     const next = new Map<string, { kbps: number; note: string }>();
@@ -275,19 +276,19 @@ export async function checkAndFit(
         if (f.kbps >= ceiling(c)) continue;
         const factor = raiseFactor(f.ssim, t);
         const kbps = Math.min(ceiling(c), Math.round(f.kbps * factor));
-        next.set(c.name, { kbps, note: `check ${step} at ${f.kbps} kbps measured SSIM ${f4(f.ssim)} < ${t}: raised ${factor}x to ${kbps} kbps` });
+        next.set(c.name, { kbps, note: `check ${step} at ${f.kbps} kbps measured SSIM ${f4(f.ssim, t)} < ${t}: raised ${factor}x to ${kbps} kbps` });
       } else if (p && f) {
         if (p.kbps <= f.kbps * (1 + BRACKET_WITHIN)) continue;
         const share = (t - f.ssim) / (p.ssim - f.ssim);
         const between = Math.exp(Math.log(f.kbps) + share * (Math.log(p.kbps) - Math.log(f.kbps)));
         const kbps = Math.round(Math.min(p.kbps / 1.02, Math.max(f.kbps * 1.02, between)));
-        next.set(c.name, { kbps, note: `check ${step}: ${t} lies between ${f.kbps} kbps (${f4(f.ssim)}) and ${p.kbps} kbps (${f4(p.ssim)}): tried ${kbps} kbps` });
+        next.set(c.name, { kbps, note: `check ${step}: ${t} lies between ${f.kbps} kbps (${f4(f.ssim, t)}) and ${p.kbps} kbps (${f4(p.ssim, t)}): tried ${kbps} kbps` });
       } else if (p) {
         const left = (1 - p.ssim) / Math.max(1e-6, 1 - t);
         if (left >= LOWER_BELOW || p.kbps <= FLOOR_KBPS) continue;
         const factor = Math.round(Math.max(0.5, left) * 100) / 100;
         const kbps = Math.max(FLOOR_KBPS, Math.round(p.kbps * factor));
-        next.set(c.name, { kbps, note: `check ${step} at ${p.kbps} kbps measured SSIM ${f4(p.ssim)} ≥ ${t} with room: lowered ${factor}x to ${kbps} kbps` });
+        next.set(c.name, { kbps, note: `check ${step} at ${p.kbps} kbps measured SSIM ${f4(p.ssim, t)} ≥ ${t} with room: lowered ${factor}x to ${kbps} kbps` });
       }
     }
     if (!next.size) break;
@@ -301,9 +302,9 @@ export async function checkAndFit(
     if (!c.kept || c.chosenKbps === null) return c;
     const p = pass.get(c.name);
     const f = fail.get(c.name);
-    if (p) return { ...c, chosenKbps: p.kbps, measuredSsim: p.ssim, measuredKbps: p.realKbps, reason: `${c.reason}; chosen: ${p.kbps} kbps, the lowest rate checked that met ${c.targetSsim} (SSIM ${f4(p.ssim)}, ${p.realKbps} kbps real)` };
+    if (p) return { ...c, chosenKbps: p.kbps, measuredSsim: p.ssim, measuredKbps: p.realKbps, reason: `${c.reason}; chosen: ${p.kbps} kbps, the lowest rate checked that met ${c.targetSsim} (SSIM ${f4(p.ssim, c.targetSsim)}, ${p.realKbps} kbps real)` };
     if (!f) return c;
-    return { ...c, chosenKbps: f.kbps, measuredSsim: f.ssim, measuredKbps: f.realKbps, reason: `${c.reason}; still short of ${c.targetSsim} (SSIM ${f4(f.ssim)}) ${f.kbps >= ceiling(c) ? 'at its ceiling' : `after ${maxSteps} steps`}` };
+    return { ...c, chosenKbps: f.kbps, measuredSsim: f.ssim, measuredKbps: f.realKbps, reason: `${c.reason}; still short of ${c.targetSsim} (SSIM ${f4(f.ssim, c.targetSsim)}) ${f.kbps >= ceiling(c) ? 'at its ceiling' : `after ${maxSteps} steps`}` };
   });
   return { rungs: dropRungs(rungs), checks };
 }
