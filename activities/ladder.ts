@@ -2,9 +2,11 @@
  * The per-title analysis (issue 15 item 5): short sample windows of the input, each encoded at
  * every rung's planned size at a few CRF points (one ffmpeg run per window: decode once, the
  * shared-encode argv of media/args/encode.ts) and scored with the quality scorer of item 6; the
- * rate/SSIM curves give each rung's rate for the target (media/per-title.ts), and a check encode
- * of the samples at the chosen rates measures the SSIM they really reach (a rung short of it is
- * raised and checked again, a few times at most: checkAndRaise).
+ * rate/SSIM curves give each rung's rate for its target (media/per-title.ts), and a check encode
+ * at the chosen rates (of the whole input when it is short, else of longer windows: checkWindows)
+ * measures the SSIM and the rate they really reach; a rung short of its target is raised, one with
+ * room to spare lowered, and checked again, a few times at most; then the rungs that add little
+ * are dropped (checkAndFit).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -13,7 +15,7 @@ import type { AutoLadderState, AutoRungState, MediaInfo } from '../model/job-sta
 import { DEFAULT_TARGET_SSIM } from '../model/templates';
 import { planJob, type TranscodeTask, type VideoPlan } from '../media/plan';
 import { encodeArgs, encodeLayout } from '../media/args/encode';
-import { checkAndRaise, chooseRates, CRF_POINTS, MAX_RAISES, sampleWindows, type CurvePoint } from '../media/per-title';
+import { checkAndFit, checkWindows, chooseRates, CRF_POINTS, MAX_STEPS, sampleWindows, type CheckResult, type CurvePoint } from '../media/per-title';
 import { MediaflowError } from '../model/errors';
 import { runFfmpeg } from './ffmpeg-run';
 import { scoreFile } from './quality';
@@ -62,14 +64,16 @@ export function createLadderAnalyzer(deps: ActivityDeps) {
     const rungs = plan.tasks.filter((t): t is TranscodeTask => t.kind === 'transcode' && t.rung !== null && t.video !== null);
     const templateKbps = (r: TranscodeTask) => out.template.ladder!.rungs.find((x) => x.name === r.rung!.name)!.bitrateKbps;
     // Nothing to measure (the planner refuses the output): the plan says why, as for any ladder.
-    if (!rungs.length) return { targetSsim, samples: [], crfPoints: [...CRF_POINTS], rungs: [] };
+    if (!rungs.length) return { targetSsim, samples: [], checkWindows: [], crfPoints: [...CRF_POINTS], rungs: [] };
     const windows = sampleWindows(rungs[0]!.durationSec);
+    const checks = checkWindows(rungs[0]!.durationSec);
+    const rungTarget = (r: TranscodeTask) => out.template.ladder!.rungs.find((x) => x.name === r.rung!.name)!.targetSsim;
 
     return withLocalInput(deps, source, (input) =>
       withScratchDir(deps, (dir) =>
         withHeartbeats(async (report, signal) => {
-          // Windows × (CRF pass + the check + up to MAX_RAISES re-checks), for progress.
-          const steps = windows.length * (2 + MAX_RAISES);
+          // The CRF pass's windows and the check windows × (the check + up to MAX_STEPS more), for progress.
+          const steps = windows.length + checks.length * (1 + MAX_STEPS);
           let done = 0;
           let runs = 0;
           /** One ffmpeg run encoding `tasks` (one window), then each scored; tallies by task label. */
@@ -111,6 +115,7 @@ export function createLadderAnalyzer(deps: ActivityDeps) {
             width: r.video!.width,
             height: r.video!.height,
             templateKbps: templateKbps(r),
+            targetSsim: rungTarget(r),
             points: CRF_POINTS.map((crf): CurvePoint => {
               const t = curve.get(`${r.id}@crf${crf}`)!;
               return { crf, kbps: Math.round((t.bits / t.seconds / 1000) * 10) / 10, ssim: Math.round((t.ssimFrames / t.frames) * 1e6) / 1e6 };
@@ -118,13 +123,14 @@ export function createLadderAnalyzer(deps: ActivityDeps) {
           }));
           let chosen: AutoRungState[] = chooseRates(measured, targetSsim);
 
-          // 2. The check encodes (media/per-title.ts checkAndRaise): the rungs at their chosen rates,
-          // capped VBR as the job will encode them; a rung below the target is raised and checked again.
+          // 2. The check encodes (media/per-title.ts checkAndFit): the rungs at their chosen rates,
+          // capped VBR as the job will encode them, over the check windows; a rung below its target is
+          // raised, one well above lowered, and checked again; then the rungs that add little are dropped.
           let pass = 0;
-          const measure = async (which: AutoRungState[]): Promise<Map<string, number>> => {
+          const measure = async (which: AutoRungState[]): Promise<Map<string, CheckResult>> => {
             const tally = new Map<string, Tally>();
             const p = pass++;
-            for (const [i, w] of windows.entries()) {
+            for (const [i, w] of checks.entries()) {
               const tasks = which.map((c) => {
                 const r = rungs.find((x) => x.rung!.name === c.name)!;
                 return sampleTask(r, w, `check${p}-w${i}`, atRate(r.video!, c.chosenKbps!));
@@ -134,13 +140,13 @@ export function createLadderAnalyzer(deps: ActivityDeps) {
             return new Map(
               which.flatMap((c) => {
                 const t = tally.get(rungs.find((x) => x.rung!.name === c.name)!.id);
-                return t ? [[c.name, t.ssimFrames / t.frames] as const] : [];
+                return t ? [[c.name, { ssim: t.ssimFrames / t.frames, kbps: t.bits / t.seconds / 1000 }] as const] : [];
               }),
             );
           };
-          chosen = (await checkAndRaise(chosen, targetSsim, measure)).rungs;
+          chosen = (await checkAndFit(chosen, measure)).rungs;
           report(1);
-          return { targetSsim, samples: windows, crfPoints: [...CRF_POINTS], rungs: chosen };
+          return { targetSsim, samples: windows, checkWindows: checks, crfPoints: [...CRF_POINTS], rungs: chosen };
         }),
       ),
     );

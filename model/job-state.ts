@@ -152,6 +152,8 @@ export interface AutoLadderState {
   targetSsim: number;
   /** The sample windows of the input the analysis encoded (seconds). */
   samples: { startSec: number; durationSec: number }[];
+  /** Where the check encodes at the chosen rates went (the whole input when it is short). */
+  checkWindows: { startSec: number; durationSec: number }[];
   /** The CRF points each rung was encoded at. */
   crfPoints: number[];
   rungs: AutoRungState[];
@@ -163,10 +165,14 @@ export interface AutoRungState {
   height: number;
   /** The template's (fixed) bit rate of this rung. */
   templateKbps: number;
+  /** The SSIM this rung aims for: its own `targetSsim`, else the ladder's. */
+  targetSsim: number;
   /** The rate chosen for the target; null for a dropped rung. */
   chosenKbps: number | null;
-  /** The SSIM the sample encodes measured at the chosen rate (a VBR encode of the samples at it). */
+  /** The SSIM the check encode measured at the chosen rate (a capped-VBR encode of the check windows at it). */
   measuredSsim: number | null;
+  /** The mean rate that check encode really used (kbps; below the chosen rate when the picture needs fewer bits). */
+  measuredKbps: number | null;
   kept: boolean;
   /** Why this rate (or why the rung was dropped). */
   reason: string;

@@ -70,6 +70,12 @@ const transConfigFields = {
   aspect: z.enum(['keep', 'pad', 'crop', 'stretch']),
 };
 
+/**
+ * The highest target SSIM: five nines, so that a target can ask for an SSIM that shows as 1.0000
+ * at four decimals (≥ 0.99995; a still picture at a generous rate reaches it).
+ */
+export const MAX_TARGET_SSIM = 0.99999;
+
 const rungFields = {
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/),
   width: videoFields.width,
@@ -77,14 +83,16 @@ const rungFields = {
   bitrateKbps: videoFields.bitrateKbps,
   maxrateKbps: videoFields.maxrateKbps,
   bufsizeKbps: videoFields.bufsizeKbps,
+  /** An auto ladder: this rung's own target SSIM (instead of the ladder's `targetSsim`). */
+  targetSsim: z.number().min(0.5).max(MAX_TARGET_SSIM),
 };
 
 /** Per-title ladders (issue 15 item 5): the rungs' rates fitted to each input. */
 const perTitleFields = {
   /** Measure the input with short sample encodes and choose each rung's rate (at most twice its bitrateKbps) for `targetSsim`; drop rungs that add little. */
   auto: z.boolean().optional(),
-  /** The SSIM (0.5…0.999, at the rung's own size) each rung's rate aims for; default 0.95. */
-  targetSsim: z.number().min(0.5).max(0.999).optional(),
+  /** The SSIM (0.5…0.99999, at the rung's own size) each rung's rate aims for, unless the rung has its own; default 0.95. */
+  targetSsim: z.number().min(0.5).max(MAX_TARGET_SSIM).optional(),
 };
 
 /** Scores against the source (SSIM, PSNR, VMAF when available) in the job JSON; video outputs only. */
@@ -185,6 +193,9 @@ function checkTranscode(t: TranscodeTemplate, ctx: Ctx): void {
   }
   if (t.quality && !t.video) ctx.addIssue({ code: 'custom', path: ['quality'], message: 'quality scores compare pictures: this template has no video' });
   if (t.ladder?.targetSsim !== undefined && !t.ladder.auto) ctx.addIssue({ code: 'custom', path: ['ladder', 'targetSsim'], message: 'targetSsim applies to an auto ladder (auto: true)' });
+  t.ladder?.rungs.forEach((r, i) => {
+    if (r.targetSsim !== undefined && !t.ladder!.auto) ctx.addIssue({ code: 'custom', path: ['ladder', 'rungs', i, 'targetSsim'], message: 'targetSsim applies to an auto ladder (auto: true)' });
+  });
   checkHls(t, ctx);
 }
 

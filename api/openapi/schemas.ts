@@ -91,6 +91,7 @@ const autoLadder = z
   .object({
     targetSsim: z.number(),
     samples: z.array(z.object({ startSec: z.number(), durationSec: z.number() })),
+    checkWindows: z.array(z.object({ startSec: z.number(), durationSec: z.number() })).describe('where the check encodes at the chosen rates went (the whole input when it is short)'),
     crfPoints: z.array(z.number()),
     rungs: z.array(
       z.object({
@@ -98,8 +99,10 @@ const autoLadder = z
         width: z.number().int(),
         height: z.number().int(),
         templateKbps: z.number(),
+        targetSsim: z.number().describe("the SSIM this rung aims for: the rung's own targetSsim, else the ladder's"),
         chosenKbps: z.number().nullable(),
-        measuredSsim: z.number().nullable(),
+        measuredSsim: z.number().nullable().describe('SSIM of the check encode at the chosen rate'),
+        measuredKbps: z.number().nullable().describe('mean rate the check encode really used'),
         kept: z.boolean(),
         reason: z.string(),
         points: z.array(z.object({ crf: z.number(), kbps: z.number(), ssim: z.number() })),
