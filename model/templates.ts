@@ -235,7 +235,8 @@ export const transcodeOverridesSchema = z.strictObject({
   video: partial(videoFields).optional(),
   audio: partial(audioFields).optional(),
   transConfig: partial(transConfigFields).optional(),
-  ladder: ladderSchema.optional(),
+  // Rungs may be left out: `{ ladder: { auto: true } }` keeps the template's rungs (given, they replace them).
+  ladder: ladderSchema.partial({ rungs: true }).optional(),
   hls: hlsSchema.optional(),
   ...qualityField,
 });
