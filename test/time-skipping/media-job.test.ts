@@ -369,10 +369,20 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 300_000 }, () =>
   test('a chunk that fails for good cancels the chunks still running and fails the renditions; cancel stops every chunk', async () => {
     const s = spec({ chunking: { minDurationSec: 60, chunkSec: 30, maxParallel: 3 } });
     const canceled: string[] = [];
-    // Chunk 1 fails once chunk 0 is running (so there is a running chunk to cancel).
+    // Chunk 1 fails once chunk 0 is running (so there is a running chunk to cancel). The audio runs
+    // until canceled too: a stub audio that completed in the same instant as chunk 1's failure raced
+    // the workflow's cancel of it, which Java's test server refuses (ACTIVITY_UNKNOWN, seen in CI;
+    // a real server hands the workflow the completion first).
     const zero = started(s.id, 'encode:transcode:small/chunk-0');
     const h = await start(s, {
       probeInput: async () => attempted({ ...media, durationSec: 200 }),
+      encodeAudio: async () => {
+        try {
+          return await runUntilCanceled();
+        } finally {
+          canceled.push(info().activityId);
+        }
+      },
       encodeChunk: async (i) => {
         if (i.chunk.index === 1) {
           await zero;
