@@ -98,7 +98,7 @@ export interface MeasuredRung {
  * Each rung's first rate for its target (its own `targetSsim`, else the ladder's `target`):
  * VBR_MARGIN above the curve's rate, between FLOOR_KBPS and CEILING_FACTOR × its template rate.
  * Every rung is kept here: which rungs add little is decided on the final rates, after the check
- * encodes (checkAndRaise, dropRungs).
+ * encodes (checkAndFit, dropRungs).
  *
  * @example chooseRates(rungs, 0.95).map((r) => r.chosenKbps)
  */
