@@ -73,7 +73,6 @@ export function visibilityQuery(tenant: string, filter: { status?: JobStatus | u
 type Deps = JobListDeps;
 type Run = temporal.api.workflow.v1.IWorkflowExecutionInfo;
 
-
 /** Every run that matches a visibility query, all pages. */
 async function allRuns(deps: Deps, query: string): Promise<Run[]> {
   const runs: Run[] = [];

@@ -60,7 +60,6 @@ export function idempotentJobId(tenant: string, key: string): string {
   return `job_${sha256(`${tenant}\n${key}`).slice(0, 32)}`;
 }
 
-
 /** Jobs of every tenant by status, counted by Temporal visibility (for the `mediaflow_jobs` gauge; cached). */
 export { countJobsByStatus } from './job-list';
 

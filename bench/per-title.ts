@@ -125,7 +125,7 @@ async function main(): Promise<void> {
       const f = await rows(fixed);
       // Equal or better SSIM per rung: each auto rung aims at the fixed rung's own SSIM.
       const target = (rung: string) => Math.min(MAX_TARGET_SSIM, Math.ceil((f.find((r) => r.rung === rung)?.ssim ?? 0.95) * 1e5) / 1e5);
-      // An override's ladder replaces the template's as a whole: the preset's rungs, with auto on and their targets.
+      // Rungs given in an override replace the template's: the preset's rungs, each with its target.
       const rungs = presetLadder.rungs.map((r) => ({ ...r, targetSsim: target(r.name) }));
       const auto = await settle(await submitJob(base, body(keys[name]!, { ladder: { ...presetLadder, rungs, auto: true } })));
       const t = await table(name, `per-rung targets (each the fixed rung's SSIM, rounded up to 5 decimals, at most ${MAX_TARGET_SSIM})`, f, auto);

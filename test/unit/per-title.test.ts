@@ -152,7 +152,6 @@ describe('per-title choice', () => {
     assert.ok(steep(back.chosenKbps!) >= 0.98819 && back.chosenKbps! < 2400, `${back.chosenKbps} kbps (${back.reason})`);
     assert.match(back.reason, /lies between/);
 
-
     // Bounded: a rung that never gets there stops after MAX_STEPS raises (or at its ceiling), and says so.
     const never = await checkAndFit([rung('1080p', 5000, 50)], async (w) => new Map(w.map((c) => [c.name, { ssim: 0.99, kbps: 50 }])));
     assert.equal(never.checks, 1 + MAX_STEPS);
