@@ -20,6 +20,7 @@ import { authenticate } from './auth';
 import { keyRoutes } from './routes/keys';
 import { metricsRateLimit, rateLimit } from './rate-limit';
 import type { ApiKeyStore } from '../db/api-keys';
+import type { SharedBuckets } from '../db/rate-buckets';
 import { countJobsByStatus } from './jobs';
 import { objectCors } from './cors';
 import { signedObjectRoutes, signedUrlRoutes } from './signed-url';
@@ -32,6 +33,8 @@ export interface AppDeps {
   templates: TemplateStore;
   pipelines: PipelineStore;
   keys: ApiKeyStore;
+  /** The per-key rate limit's buckets when they are shared by replicas (PostgreSQL); else in memory. */
+  rateBuckets?: SharedBuckets;
   log?: (line: Record<string, unknown>) => void;
 }
 
@@ -76,7 +79,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', signedObjectRoutes({ ...deps, log }));
   app.route('/', consoleRoutes());
   app.use('*', authenticate(deps.config, deps.keys));
-  app.use('*', rateLimit(deps.config));
+  app.use('*', rateLimit(deps.config, deps.rateBuckets));
   scrapeGauge('mediaflow_jobs', 'Jobs by status (from Temporal visibility, read at scrape time)', 'status', () => countJobsByStatus(deps));
   app.openapi(
     operation({

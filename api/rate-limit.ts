@@ -1,14 +1,18 @@
 /**
  * Rate limits, all token buckets refilled at a rate up to a burst; an empty bucket answers 429
  * with Retry-After:
- * - per API key (per client address in open mode): RATE_LIMIT_PER_SEC / RATE_LIMIT_BURST;
+ * - per API key (per client address in open mode): RATE_LIMIT_PER_SEC / RATE_LIMIT_BURST; kept in
+ *   PostgreSQL when the API runs on one (db/rate-buckets.ts), so the limit holds across replicas;
+ *   in this process's memory with the embedded database (one API process);
  * - per client address, for requests without a valid key: UNAUTH_RATE_LIMIT_* (see auth.ts);
  * - per client address, for GET /metrics (it needs no key): METRICS_RATE_LIMIT_*.
+ * The last two are shields that answer before any database access, so they stay per process.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import type { Config } from '../model/config';
+import type { SharedBuckets } from '../db/rate-buckets';
 import { problemError } from './problem';
 import type { AppEnv } from './env';
 
@@ -86,13 +90,16 @@ export function throwRateLimited(c: Context, wait: number, detail: string): neve
   throw problemError('RateLimited', `${detail}; retry after ${wait} s`);
 }
 
-/** The per-key limit; runs after authenticate (public paths have no caller and are not limited here). */
-export function rateLimit(config: Pick<Config, 'RATE_LIMIT_PER_SEC' | 'RATE_LIMIT_BURST'>, now: () => number = Date.now): MiddlewareHandler<AppEnv> {
-  const buckets = new TokenBuckets(config.RATE_LIMIT_PER_SEC, config.RATE_LIMIT_BURST, now);
+/**
+ * The per-key limit; runs after authenticate (public paths have no caller and are not limited here).
+ * `shared`: buckets every API replica sees (PostgreSQL); without it, this process's own.
+ */
+export function rateLimit(config: Pick<Config, 'RATE_LIMIT_PER_SEC' | 'RATE_LIMIT_BURST'>, shared?: SharedBuckets): MiddlewareHandler<AppEnv> {
+  const buckets = shared ?? new TokenBuckets(config.RATE_LIMIT_PER_SEC, config.RATE_LIMIT_BURST);
   return async (c, next) => {
     const caller = c.get('caller');
     if (!caller) return next();
-    const wait = buckets.take(caller.keyId ?? `open:${clientAddress(c)}`);
+    const wait = await buckets.take(caller.keyId ?? `open:${clientAddress(c)}`);
     if (wait) throwRateLimited(c, wait, `too many requests for this key: at most ${config.RATE_LIMIT_PER_SEC} a second (bursts of ${config.RATE_LIMIT_BURST})`);
     return next();
   };

@@ -11,6 +11,7 @@ import { openDatabase, type Database } from '../db/database';
 import { createPipelineStore } from '../db/pipelines';
 import { createTemplateStore } from '../db/templates';
 import { createApiKeyStore } from '../db/api-keys';
+import { sharedBuckets } from '../db/rate-buckets';
 import { openModeWarning } from './auth';
 import { settled } from './temporal-rpc';
 
@@ -102,7 +103,9 @@ export async function startApi(config: Config, options: { db?: Database } = {}):
   // The embedded database is this process's now: scripts/keys.ts must not write beside it.
   const lockFile = config.DATABASE_URL ? null : embeddedDbLockFile(config.dataDir);
   if (lockFile) await fs.writeFile(lockFile, `${process.pid}\n`);
-  const app = createApp({ config, client, storage, templates: createTemplateStore(db), pipelines: createPipelineStore(db), keys });
+  // On PostgreSQL several API processes may share the database: the per-key limit is kept there.
+  const rateBuckets = db.kind === 'postgres' ? sharedBuckets(db, 'key', config.RATE_LIMIT_PER_SEC, config.RATE_LIMIT_BURST) : undefined;
+  const app = createApp({ config, client, storage, templates: createTemplateStore(db), pipelines: createPipelineStore(db), keys, ...(rateBuckets ? { rateBuckets } : {}) });
   const server: ServerType = await new Promise((resolve) => {
     const s = serve(
       {

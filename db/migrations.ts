@@ -50,6 +50,20 @@ export const migrations: Migration[] = [
       create index api_keys_tenant on api_keys (tenant)
     `,
   },
+  {
+    version: 3,
+    name: 'rate buckets shared by API replicas',
+    sql: `
+      create unlogged table rate_buckets (
+        scope text not null,
+        id text not null,
+        tokens double precision not null,
+        at timestamptz not null,
+        taken boolean not null,
+        primary key (scope, id)
+      )
+    `,
+  },
 ];
 
 /** Serialises migrations of several processes starting at once (API and workers on one PostgreSQL). */

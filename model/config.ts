@@ -46,7 +46,7 @@ export const configSchema = z.object({
   FFMPEG_STALL_SEC: positiveInt.default(60),
   MAX_BODY_BYTES: positiveInt.default(64 * 1024),
   /** Per API key (per client address while the API runs open): sustained requests a second, and the burst allowed. */
-  RATE_LIMIT_PER_SEC: positiveInt.default(50),
+  RATE_LIMIT_PER_SEC: z.coerce.number().positive().default(50),
   RATE_LIMIT_BURST: positiveInt.default(200),
   /** Requests without a valid key (none, malformed, unknown), per client address: the sustained rate and burst before 429. */
   UNAUTH_RATE_LIMIT_PER_SEC: z.coerce.number().positive().default(1),
