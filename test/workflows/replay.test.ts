@@ -15,11 +15,13 @@ import { loadHistory } from '../histories/load';
 const root = path.resolve(import.meta.dirname, '../histories');
 /**
  * One folder per workflow version still in flight somewhere: v1/ from before patched('cut-the-work')
- * (one activity per rendition), v2/ after it (shared encodes, chunks, the light queue).
+ * (one activity per rendition), v2/ after it (shared encodes, chunks, the light queue), v3/ the held
+ * jobs after patched('held-recheck-backoff') and patched('held-recheck-sparse') (jittered timers).
  */
 const versions: Record<string, string[]> = {
   v1: ['succeeded', 'failed-probe-retried', 'failed-watermark-retried', 'failed-window-closed', 'canceled-mid-encode', 'canceled-hls', 'hls', 'watermark-text', 'paused-then-resumed', 'canceled-while-paused'],
   v2: ['succeeded', 'failed-probe-retried', 'failed-watermark-retried', 'failed-window-closed', 'canceled-mid-encode', 'canceled-hls', 'hls', 'watermark-text', 'paused-then-resumed', 'canceled-while-paused', 'chunked'],
+  v3: ['paused-then-resumed', 'canceled-while-paused'],
 };
 
 test('every recorded job history replays on the current workflow code', { timeout: 120_000 }, async () => {
