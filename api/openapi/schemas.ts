@@ -269,7 +269,7 @@ export const pipelineSchema = z.object({
 sameShape<Same<z.infer<typeof pipelineSchema>, Pipeline>>();
 
 export const pipelinePatchedSchema = pipelineSchema.extend({
-  released: nonNegInt.meta({ description: 'jobs held in `queued` that resuming the pipeline released' }),
+  released: nonNegInt.meta({ description: 'jobs held in `queued` that this `state: active` released (0 when the body does not set it)' }),
 }).meta({ id: 'PipelineUpdated' });
 
 export const pipelineListSchema = z.object({ pipelines: z.array(pipelineSchema) }).meta({ id: 'PipelineList' });

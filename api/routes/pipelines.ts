@@ -31,15 +31,17 @@ export function pipelineRoutes(deps: JobsDeps) {
     update: {
       method: 'patch',
       operationId: 'updatePipeline',
-      summary: 'Change state, priority or callback; resuming a paused pipeline releases the jobs it held',
+      summary: 'Change state, priority or callback; `state: active` releases the jobs the pipeline holds',
       body: pipelinePatchBody,
       shown: pipelinePatchedSchema,
       description: 'the pipeline as it is now',
       problems: ['UrlNotAllowed', 'NotFound', 'TemporalUnavailable'],
       run: async (tenant, id, body) => {
         if (body.notify) checkNotifyUrl(deps.config, body.notify.url, 'notify.url');
-        const { before, after } = await deps.pipelines.update(tenant, id, body);
-        const released = before.state === 'paused' && after.state === 'active' ? await releasePipeline(deps, tenant, after.id) : 0;
+        const { after } = await deps.pipelines.update(tenant, id, body);
+        // `state: active` releases whatever the pipeline still holds, also when it was active
+        // already: sending it again finishes a resume that was cut off midway.
+        const released = body.state === 'active' && after.state === 'active' ? await releasePipeline(deps, tenant, after.id) : 0;
         return { ...after, released };
       },
     },

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { JobState } from '../../model/job-state';
 import { systemPresets } from '../../media/presets';
 import { startStack, type Stack } from '../helpers/stack';
+import { createPipelineStore } from '../../db/pipelines';
 import { makeClip, probeFile } from '../helpers/media';
 import { isFinal, pollJob } from '../helpers/jobs';
 import { createTestDatabase, skipPostgres } from '../helpers/postgres';
@@ -146,6 +147,27 @@ for (const variant of variants) {
       const v = out.streams.find((s) => s.codec_type === 'video');
       assert.deepEqual([v?.width, v?.height], [320, 180], 'the job used the template as it was at submission');
       assert.equal(out.streams.some((s) => s.codec_type === 'audio'), true);
+    });
+
+    test('a resume cut off after writing the state (no job signalled) is finished by sending state active again', async () => {
+      assert.equal((await call('PATCH', '/v1/pipelines/batch', { state: 'paused' })).json.released, 0);
+      const sub = await call('POST', '/v1/jobs', { input: { key: 'raw/clip.mp4' }, pipeline: 'batch', outputs: [{ name: 'v', template: 'mp4-h264-360p' }], snapshots: [] });
+      assert.equal(sub.status, 202, JSON.stringify(sub.json));
+      const id = sub.json.id as string;
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal((await call('GET', `/v1/jobs/${id}`)).json.status, 'queued');
+      // What an API that died midway through the resume leaves: the pipeline active, the job not told.
+      await createPipelineStore(stack.db).update('default', 'batch', { state: 'active' });
+      const started = Date.now();
+      const again = await call('PATCH', '/v1/pipelines/batch', { state: 'active' });
+      assert.equal(again.status, 200);
+      assert.equal(again.json.released, 1);
+      // A priority change alone releases nothing.
+      assert.equal((await call('PATCH', '/v1/pipelines/batch', { priority: 8 })).json.released, 0);
+      const job = await waitFinal(id);
+      assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+      // Released by the PATCH, not by the job's own re-check 5 min later.
+      assert.ok(Date.now() - started < 120_000, `succeeded ${(Date.now() - started) / 1000} s after the PATCH`);
     });
 
     test('jobs refuse unknown pipelines, wrong template kinds, and overrides that break the template', async () => {
