@@ -280,17 +280,33 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 300_000 }, () =>
     assert.equal(checks, 3);
   });
 
-  test('a job held for hours re-checks its paused pipeline at jittered doubling intervals from 5 min up to 1 h; the resume signal still frees it at once', async () => {
+  /**
+   * A job its paused pipeline holds: `checks` gets the server time (the time-skipping clock) of
+   * every pipelineState call; `duringCheck` runs inside a call, after it read the state.
+   */
+  async function heldJob(duringCheck?: (held: Held) => Promise<void>) {
+    const held: Held = { id: '', paused: true, checks: [] };
     const s = spec({ waitForPipeline: true });
-    let paused = true;
-    // Server time of every check (the time-skipping clock).
-    const checks: number[] = [];
+    held.id = s.id;
     const h = await start(s, {
       pipelineState: async () => {
-        checks.push(info().currentAttemptScheduledTimestampMs);
-        return paused ? 'paused' : 'active';
+        held.checks.push(info().currentAttemptScheduledTimestampMs);
+        const read = held.paused ? 'paused' : 'active';
+        await duringCheck?.(held);
+        return read;
       },
     });
+    return { held, h };
+  }
+  interface Held {
+    id: string;
+    paused: boolean;
+    checks: number[];
+  }
+
+  test('a job held for hours re-checks its paused pipeline at jittered doubling intervals from 5 min up to 1 h; the resume signal still frees it at once', async () => {
+    const { held, h } = await heldJob();
+    const { checks } = held;
     await until(h, (x) => x.status === 'queued' && checks.length > 0);
     await server.env.sleep('6h');
     const gaps = checks.slice(1).map((t, i) => Math.round((t - checks[i]!) / 1000));
@@ -303,7 +319,7 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 300_000 }, () =>
     assert.ok(gaps.length >= 8 && gaps.length <= 10, shown);
     assert.ok(gaps.every((g, i) => g >= nominal[i]! * 0.75 && g <= nominal[i]! + 5), shown);
     assert.ok(gaps.some((g, i) => g < nominal[i]! - 5), `jittered: ${shown}`);
-    paused = false;
+    held.paused = false;
     await h.signal(pipelineResumedSignal);
     assert.equal(((await h.result()) as JobState).status, 'succeeded');
     // Checked on the signal, at 6 h: not at the next timer.
@@ -312,23 +328,15 @@ describe('mediaJob, time-skipping, stub activities', { timeout: 300_000 }, () =>
   });
 
   test('a resume signal that arrives while the check still reads "paused" is not lost: the job checks again at once', async () => {
-    const s = spec({ waitForPipeline: true });
-    let paused = true;
-    const checks: number[] = [];
-    const h = await start(s, {
-      pipelineState: async () => {
-        checks.push(info().currentAttemptScheduledTimestampMs);
-        const read = paused ? 'paused' : 'active';
-        if (checks.length === 1) {
-          // The resume lands between this check's read and its answer: the PATCH wrote `active`,
-          // listed the job and signalled it.
-          paused = false;
-          await server.env.client.workflow.getHandle(s.id).signal(pipelineResumedSignal);
-        }
-        return read;
-      },
+    const { held, h } = await heldJob(async (x) => {
+      if (x.checks.length > 1) return;
+      // The resume lands between this check's read and its answer: the PATCH wrote `active`,
+      // listed the job and signalled it.
+      x.paused = false;
+      await server.env.client.workflow.getHandle(x.id).signal(pipelineResumedSignal);
     });
     assert.equal(((await h.result()) as JobState).status, 'succeeded');
+    const { checks } = held;
     assert.equal(checks.length, 2);
     assert.ok(checks[1]! - checks[0]! < 10_000, `the second check came ${(checks[1]! - checks[0]!) / 1000} s after the first, not at a timer`);
   });
