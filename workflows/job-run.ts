@@ -56,27 +56,32 @@ const PIPELINE_RECHECK = '30s';
 /**
  * The version marker of the held job's backoff: the resume signal (api/jobs.ts releasePipeline) is
  * how a held job learns its pipeline is active again; the job's own re-check is only the fallback
- * for a signal that was missed, so its interval doubles from 30 s up to PIPELINE_RECHECK_MAX_MS.
- * 10,000 held jobs cost ~3 checks a second instead of 333 (README, Performance). Histories
- * recorded before it replay the fixed 30 s timer they were recorded with.
+ * for a signal that was missed, so its interval doubles from 30 s up to PIPELINE_RECHECK_MAX_MS
+ * (superseded by HELD_SPARSE_PATCH below). Histories recorded before it replay the fixed 30 s timer
+ * they were recorded with.
  */
 export const HELD_BACKOFF_PATCH = 'held-recheck-backoff';
 export const PIPELINE_RECHECK_FIRST_MS = 30_000;
 export const PIPELINE_RECHECK_MAX_MS = 3_600_000;
 
 /**
- * The version marker of the sparse re-check: the first re-check comes after 5 min, not 30 s, and
- * each interval is jittered down by up to a quarter, so jobs held in one burst do not check in
- * lockstep. 10,000 jobs held at 30 s, 90 s, 210 s, … kept two cores busy for minutes (README,
- * Performance). A resume signal that arrives while a check runs is no longer lost (the flag is
- * cleared before the check, not after), so the re-check only covers a job the resume's listing
- * could not see yet (visibility lags its start by about a second) and a resume cut off midway
- * (PATCH it again). Histories recorded before it replay the 30 s backoff they were recorded with.
+ * The version marker of the sparse re-check. A held job's own re-check is the fallback for a
+ * resume signal that missed it, and a signal can miss a job in two ways: the resume's listing
+ * (Temporal visibility) did not show the job yet, because it started a moment before the resume;
+ * or the resume was cut off midway (PATCH it again: it releases what is left). So the first
+ * re-check comes 1 min after the first check — by then a job started before the resume is
+ * visible to it, or the re-check itself reads `active` — and the later ones at 30 min, then
+ * every hour. Each timer is cut by up to half at random, so jobs held together do not check
+ * together. A signal that arrives while a check runs is kept (the flag is cleared before the
+ * check, not after). Before it, 10,000 held jobs checking at 30 s, 90 s, 210 s, … kept two cores
+ * busy for a quarter of an hour (README, Performance). Histories recorded before it replay the
+ * backoff they were recorded with.
  */
 export const HELD_SPARSE_PATCH = 'held-recheck-sparse';
-export const PIPELINE_RECHECK_SPARSE_FIRST_MS = 300_000;
-/** Each sparse interval is its nominal length times a factor in [1 - this, 1). */
-export const PIPELINE_RECHECK_JITTER = 0.25;
+/** The sparse re-checks' timers before the jitter: 1 min, 30 min, then 1 h each. */
+export const PIPELINE_RECHECK_SPARSE_MS = [60_000, 1_800_000, 3_600_000] as const;
+/** Each sparse timer is its nominal length times a factor in (1 - this, 1]. */
+export const PIPELINE_RECHECK_JITTER = 0.5;
 
 /**
  * The version marker of the `MediaFinishedAt` search attribute. Its upserts are commands that
@@ -788,14 +793,15 @@ export class JobRun {
     setCurrentDetails(`queued · pipeline ${this.spec.pipeline} is paused`);
     const backoff = patched(HELD_BACKOFF_PATCH);
     const sparse = backoff && patched(HELD_SPARSE_PATCH);
-    let wait = sparse ? PIPELINE_RECHECK_SPARSE_FIRST_MS : PIPELINE_RECHECK_FIRST_MS;
-    for (;;) {
+    let wait = PIPELINE_RECHECK_FIRST_MS;
+    for (let round = 0; ; round++) {
       // A resume signal from now on counts even if the check below still reads the old state.
       if (sparse) this.pipelineResumed = false;
       if ((await pipelineState({ tenant: this.spec.tenant, pipeline: this.spec.pipeline })) !== 'paused') return;
       if (!sparse) this.pipelineResumed = false;
       // Workflow Math.random is seeded per run: the jitter replays as it ran.
-      const timer = !backoff ? PIPELINE_RECHECK : sparse ? Math.round(wait * (1 - PIPELINE_RECHECK_JITTER * Math.random())) : wait;
+      const nominal = PIPELINE_RECHECK_SPARSE_MS[Math.min(round, PIPELINE_RECHECK_SPARSE_MS.length - 1)]!;
+      const timer = !backoff ? PIPELINE_RECHECK : sparse ? Math.round(nominal * (1 - PIPELINE_RECHECK_JITTER * Math.random())) : wait;
       await condition(() => this.pipelineResumed, timer);
       wait = Math.min(wait * 2, PIPELINE_RECHECK_MAX_MS);
     }
