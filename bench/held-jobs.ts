@@ -1,10 +1,11 @@
 /**
  * What jobs held by a paused pipeline cost the cluster (`npx tsx bench/held-jobs.ts [N]`, default
  * 1000): starts the cluster shape (scripts/cluster.ts: the real Temporal server on PostgreSQL, 1 API,
- * 3 workers), measures an idle window, pauses a pipeline, submits N jobs to it, then measures a
- * window while they are held: CPU of the Temporal server, the workers and PostgreSQL (from /proc),
- * and the pipeline checks made (the mediaflow database's committed transactions). Prints the CPU
- * one check costs and what N, and 10,000, held jobs cost at a fixed 30 s re-check and at the
+ * 3 workers), measures an idle window, pauses a pipeline, submits N jobs to it, then measures
+ * HELD_WINDOWS consecutive windows of HELD_WINDOW_SEC while they are held: CPU of the Temporal
+ * server, the workers and PostgreSQL (from /proc), the pipeline checks made (the mediaflow
+ * database's committed transactions), and the memory the Temporal server and PostgreSQL hold. Prints
+ * the CPU one check costs and what N held jobs would cost at the old fixed 30 s re-check and at the
  * backoff's 1 h ceiling (workflows/job-run.ts PIPELINE_RECHECK_MAX_MS).
  */
 import fs from 'node:fs';
@@ -13,36 +14,41 @@ import path from 'node:path';
 import pg from 'pg';
 import { startLocalCluster } from '../test/helpers/cluster';
 import { makeClip } from '../test/helpers/media';
+import { processCpu } from './cpu';
 
 const N = Number(process.argv[2] ?? 1000);
 const WINDOW_MS = Number(process.env.HELD_WINDOW_SEC ?? 90) * 1000;
-const TICK = 100; // USER_HZ
+const WINDOWS = Number(process.env.HELD_WINDOWS ?? 1);
 
-/** utime+stime (+ children's reaped time) of a process, in ticks; 0 when it is gone. */
-function ticks(pid: number, withChildren = false): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]) + (withChildren ? Number(f[13]) + Number(f[14]) : 0);
-  } catch {
-    return 0;
-  }
+/** user+system time of a process (+ its reaped children's), in ms; 0 when it is gone. */
+function cpuMs(pid: number, withChildren = false): number {
+  const cpu = processCpu(pid);
+  return cpu ? cpu.ownMs + (withChildren ? cpu.childrenMs : 0) : 0;
 }
 
 /** PostgreSQL: the postmaster with its reaped backends, and the live backends. */
-function postgresTicks(postmaster: number): number {
-  let sum = ticks(postmaster, true);
+function postgresMs(postmaster: number): number {
+  let sum = cpuMs(postmaster, true);
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === postmaster) sum += ticks(Number(d));
+      if (ppid === postmaster) sum += cpuMs(Number(d));
     } catch {
       // gone
     }
   }
   return sum;
+}
+
+/** Resident memory of a process, in MiB. */
+function rssMiB(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mediaflow-held-'));
@@ -60,9 +66,9 @@ try {
   const commits = async () => Number((await admin.query("select xact_commit from pg_stat_database where datname = 'mediaflow'")).rows[0].xact_commit);
   const sample = async () => ({
     at: Date.now(),
-    temporal: ticks(c.temporal.pid),
-    workers: c.workers.reduce((s, w) => s + ticks(w.pid, true), 0),
-    postgres: postgresTicks(postmaster!),
+    temporal: cpuMs(c.temporal.pid),
+    workers: c.workers.reduce((s, w) => s + cpuMs(w.pid, true), 0),
+    postgres: postgresMs(postmaster!),
     commits: await commits(),
   });
   const window = async (what: string) => {
@@ -70,7 +76,7 @@ try {
     await new Promise((r) => setTimeout(r, WINDOW_MS));
     const b = await sample();
     const sec = (b.at - a.at) / 1000;
-    const cpu = { temporal: (b.temporal - a.temporal) / TICK / sec, workers: (b.workers - a.workers) / TICK / sec, postgres: (b.postgres - a.postgres) / TICK / sec };
+    const cpu = { temporal: (b.temporal - a.temporal) / 1000 / sec, workers: (b.workers - a.workers) / 1000 / sec, postgres: (b.postgres - a.postgres) / 1000 / sec };
     const rate = (b.commits - a.commits - 1) / sec;
     console.log(`${what}: over ${sec.toFixed(0)} s, CPU (cores) Temporal ${cpu.temporal.toFixed(3)}, workers ${cpu.workers.toFixed(3)}, PostgreSQL ${cpu.postgres.toFixed(3)}; mediaflow DB commits ${rate.toFixed(2)}/s`);
     return { cpu: cpu.temporal + cpu.workers + cpu.postgres, rate, ...cpu };
@@ -93,13 +99,22 @@ try {
     }
   }));
   console.log(`${N} jobs submitted to the paused pipeline in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  const held = await window(`${N} held jobs (seconds 0–${WINDOW_MS / 1000} after the burst)`);
-  const checks = held.rate - idle.rate;
-  const perCheck = (held.cpu - idle.cpu) / checks;
-  console.log(`one check: ${(perCheck * 1000).toFixed(1)} ms of CPU (Temporal + worker + PostgreSQL), from ${checks.toFixed(1)} checks/s`);
-  for (const n of [N, 10_000]) {
-    console.log(`${n} held jobs: every 30 s ${(n / 30).toFixed(1)} checks/s ≈ ${((n / 30) * perCheck).toFixed(2)} cores; at the 1 h ceiling ${(n / 3600).toFixed(2)} checks/s ≈ ${((n / 3600) * perCheck).toFixed(3)} cores`);
+  const memory = async () => {
+    const size = await admin.query("select pg_database_size('temporal') as t, pg_database_size('temporal_visibility') as v");
+    return `Temporal server RSS ${rssMiB(c.temporal.pid).toFixed(0)} MiB, Temporal databases ${((Number(size.rows[0].t) + Number(size.rows[0].v)) / 2 ** 20).toFixed(0)} MiB`;
+  };
+  console.log(`memory: ${await memory()}`);
+  const windows = [];
+  for (let i = 0; i < WINDOWS; i++) {
+    const from = (i * WINDOW_MS) / 1000;
+    windows.push(await window(`${N} held jobs (seconds ${from}–${from + WINDOW_MS / 1000} after the burst)`));
+    console.log(`memory: ${await memory()}`);
   }
+  // The first window holds the most checks: the cost of one is measured there.
+  const checks = windows[0]!.rate - idle.rate;
+  const perCheck = (windows[0]!.cpu - idle.cpu) / checks;
+  console.log(`one check: ${(perCheck * 1000).toFixed(1)} ms of CPU (Temporal + worker + PostgreSQL), from ${checks.toFixed(1)} checks/s`);
+  console.log(`${N} held jobs: at a fixed 30 s re-check (before the backoff) ${(N / 30).toFixed(1)} checks/s ≈ ${((N / 30) * perCheck).toFixed(2)} cores; at the 1 h ceiling ${(N / 3600).toFixed(2)} checks/s ≈ ${((N / 3600) * perCheck).toFixed(3)} cores`);
   await admin.end();
 } finally {
   await c.stop();
