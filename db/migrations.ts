@@ -59,7 +59,7 @@ export const migrations: Migration[] = [
         id text not null,
         tokens double precision not null,
         at timestamptz not null,
-        taken boolean not null,
+        taken double precision not null,
         primary key (scope, id)
       )
     `,

@@ -14,11 +14,13 @@ import { freePort, freePorts } from '../helpers/stack';
 import { spawnUntil } from '../helpers/spawn';
 import { openDatabase, type Database } from '../../db/database';
 import { createApiKeyStore } from '../../db/api-keys';
+import { sharedBuckets } from '../../db/rate-buckets';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const BURST = 10;
 
 let dataDir: string;
+let url: string;
 let drop: (() => Promise<void>) | undefined;
 let db: Database | undefined;
 const apis: { url: string; child: ChildProcess }[] = [];
@@ -29,6 +31,7 @@ before(async () => {
   dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'mediaflow-replicas-'));
   const pg = await createTestDatabase();
   drop = pg.drop;
+  url = pg.url;
   db = await openDatabase({ DATABASE_URL: pg.url, dataDir });
   const keys = createApiKeyStore(db);
   for (const name of ['one-by-one', 'all-at-once', 'bystander']) secrets.push((await keys.create('acme', 'admin', name)).secret);
@@ -90,5 +93,25 @@ describe('the per-key rate limit across two API processes on one PostgreSQL', { 
     assert.equal(statuses.filter((s) => s === 429).length, 3 * BURST);
     assert.equal((await templates(0, secrets[2]!)).status, 200);
     assert.equal((await templates(1, secrets[2]!)).status, 200);
+  });
+
+  test('tokens taken in leases (one round trip per lease): two processes together never exceed the burst', async () => {
+    // Two pools, as two API processes have; a burst of 40 taken 4 at a time.
+    const other = await openDatabase({ DATABASE_URL: url, dataDir });
+    try {
+      const replicas = [sharedBuckets(db!, 'lease-test', 0.01, 40, 4), sharedBuckets(other, 'lease-test', 0.01, 40, 4)];
+      const waits: number[] = [];
+      for (let i = 0; i < 100; i++) waits.push(await replicas[i % 2]!.take('k'));
+      const granted = waits.filter((w) => w === 0).length;
+      // Each replica may be left holding up to 3 tokens it took: never more than 40, at least 40 - 2 × 3.
+      assert.ok(granted <= 40 && granted >= 34, `granted ${granted} of 100 with a burst of 40`);
+      assert.ok(waits.filter((w) => w > 0).every((w) => w >= 1), 'a refusal says how long to wait');
+      // Concurrent takes on both replicas: still never more than the burst.
+      const all = await Promise.all(Array.from({ length: 200 }, (_, i) => replicas[i % 2]!.take('k2')));
+      assert.ok(all.filter((w) => w === 0).length <= 40, `${all.filter((w) => w === 0).length} granted at once`);
+      assert.ok(all.filter((w) => w === 0).length >= 34);
+    } finally {
+      await other.close();
+    }
   });
 });
