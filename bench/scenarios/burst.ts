@@ -4,15 +4,19 @@
  * the raw Temporal client on the same server in the same run: the API's overhead as a ratio.
  *
  * Both bursts go to a paused pipeline, so the workers' encodes do not share the CPU with one burst
- * and not the other (each job makes one pipeline check and waits). Then the raw workflows are
- * terminated, the pipeline resumed (its PATCH signals the held jobs), and the time until every API
- * job has succeeded is the time to drain. Tiny inputs: 1 s 160x90 H.264 → one 360p-template MP4.
+ * and not the other (each job makes one pipeline check and waits). The raw starts go first, from two
+ * processes (as the API's load comes from two, through two APIs); their workflows are terminated and
+ * the cluster left to settle, so the API's burst meets the same quiet cluster. Then the pipeline is
+ * resumed (its PATCH signals the held jobs), and the time until every API job has succeeded is the
+ * time to drain. Tiny inputs: 1 s 160x90 H.264 → one 360p-template MP4.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { loadConfig, taskQueueFor } from '../../model/config';
 import { startLocalCluster } from '../../test/helpers/cluster';
 import { makeClip } from '../../test/helpers/media';
 import { summarize, type Summary } from '../stats';
@@ -20,6 +24,7 @@ import type { LoadPlan, LoadResult } from '../api-load';
 import type { RawPlan, RawResult } from '../raw-starts';
 import { WORKFLOW_TYPE } from '../../workflows/definitions';
 import { loadAverage, type BenchSettings } from './common';
+import { processCpu } from '../cpu';
 
 export interface BurstSide {
   jobs: number;
@@ -61,6 +66,28 @@ function child<T>(script: string, plan: unknown): Promise<T> {
 
 const perMin = (n: number, ms: number) => Math.round((n / (ms / 60_000)) * 10) / 10;
 
+/** Waits (up to 2 min) until `count` workers poll the workflow task queue `name`. */
+async function waitForPollers(client: Client, namespace: string, name: string, count: number): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const { pollers } = await client.workflowService.describeTaskQueue({ namespace, taskQueue: { name }, taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW });
+    if ((pollers?.length ?? 0) >= count) return;
+    if (Date.now() > deadline) throw new Error(`${name}: ${pollers?.length ?? 0} of ${count} workers poll it after 2 min`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/** Waits (up to 2 min) until these processes together use less than a tenth of a core over 2 s. */
+async function settle(pids: number[]): Promise<number> {
+  const cpuMs = () => pids.reduce((sum, pid) => sum + (processCpu(pid)?.ownMs ?? 0), 0);
+  const start = Date.now();
+  for (;;) {
+    const before = cpuMs();
+    await new Promise((r) => setTimeout(r, 2000));
+    if (cpuMs() - before < 200 || Date.now() - start > 120_000) return Date.now() - start;
+  }
+}
+
 export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
   const jobs = settings.burstJobs;
   const clients = settings.apiClients;
@@ -85,25 +112,33 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
     const created = await fetch(`${a}/v1/pipelines`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'burst', state: 'paused' }) });
     if (created.status !== 201) throw new Error(`pipeline: ${created.status} ${await created.text()}`);
     const body = { input: { key: 'bench/burst/tiny.mp4' }, pipeline: 'burst', outputs: [{ name: 'small', template: 'mp4-h264-360p' }], snapshots: [] };
+    // Workers take up a new pipeline within 15 s: both bursts must meet workers that take their
+    // jobs' first workflow task and pipeline check, or the first one runs on an idle cluster.
+    await waitForPollers(client, c.namespace, taskQueueFor(loadConfig({ ...process.env }), 'burst'), c.workers.length);
+
+    // Raw first: the same number of starts in two processes of half the clients each (as the API
+    // side has two load generators on two APIs, each API with its own connection).
+    const raws = await Promise.all([0, 1].map(() => child<RawResult>('bench/raw-starts.ts', { address: c.address, namespace: c.namespace, pipeline: 'burst', inputKey: 'bench/burst/tiny.mp4', clients: clients / 2, total: jobs / 2 } satisfies RawPlan)));
+    const rawWall = Math.max(...raws.map((r) => r.wallMs));
+    const rawLat = summarize(raws.flatMap((r) => r.latenciesMs));
+    const rawIds = raws.flatMap((r) => r.ids);
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < rawIds.length) await client.workflow.getHandle(rawIds[next++]!).terminate('bench: raw-start baseline');
+    }));
+    // The API's burst starts on a cluster as quiet as the raw one did: no held job of the raw side
+    // is left, and the terminations' work is done.
+    const settledMs = await settle([c.temporal.pid, ...c.workers.map((w) => w.pid)]);
 
     // API: half the clients on each API, all at once; each process measures its own.
     const plans: LoadPlan[] = [a, b].map((base) => ({ base, clients: clients / 2, warmup: 0, total: jobs / 2, requests: [{ method: 'POST', path: '/v1/jobs', body }] }));
-    const t0 = Date.now();
     const loads = await Promise.all(plans.map((p) => child<LoadResult>('bench/api-load.ts', p)));
-    const apiWall = Date.now() - t0;
+    const apiWall = Math.max(...loads.map((l) => l.wallMs));
     const statuses: Record<string, number> = {};
     for (const l of loads) for (const [k, v] of Object.entries(l.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
     const apiLat = summarize(loads.flatMap((l) => l.latenciesMs));
 
-    // Raw: the same number of starts, the same clients, one process.
-    const raw = await child<RawResult>('bench/raw-starts.ts', { address: c.address, namespace: c.namespace, pipeline: 'burst', inputKey: 'bench/burst/tiny.mp4', clients, total: jobs } satisfies RawPlan);
-    const rawLat = summarize(raw.latenciesMs);
-    let next = 0;
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      while (next < raw.ids.length) await client.workflow.getHandle(raw.ids[next++]!).terminate('bench: raw-start baseline');
-    }));
-
-    console.log(`  API: ${perMin(jobs, apiWall)} jobs/min, POST p50/p99 ${apiLat.p50}/${apiLat.p99} ms ${JSON.stringify(statuses)}; raw: ${perMin(jobs, raw.wallMs)} jobs/min, start p50/p99 ${rawLat.p50}/${rawLat.p99} ms`);
+    console.log(`  raw: ${perMin(jobs, rawWall)} jobs/min, start p50/p99 ${rawLat.p50}/${rawLat.p99} ms; settled ${(settledMs / 1000).toFixed(1)} s; API: ${perMin(jobs, apiWall)} jobs/min, POST p50/p99 ${apiLat.p50}/${apiLat.p99} ms ${JSON.stringify(statuses)}`);
     // Drain: resume the pipeline (its PATCH signals the held jobs) and wait for every API job.
     const d0 = Date.now();
     const resumed = await fetch(`${a}/v1/pipelines/burst`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ state: 'active' }), signal: AbortSignal.timeout(30 * 60_000) });
@@ -117,8 +152,8 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const drainMs = Date.now() - d0;
-    const apiSide = { jobs, clients, wallMs: apiWall, jobsPerMin: perMin(jobs, apiWall), latencyMs: apiLat, statuses };
-    const rawSide = { jobs, clients, wallMs: Math.round(raw.wallMs), jobsPerMin: perMin(jobs, raw.wallMs), latencyMs: rawLat };
+    const apiSide = { jobs, clients, wallMs: Math.round(apiWall), jobsPerMin: perMin(jobs, apiWall), latencyMs: apiLat, statuses };
+    const rawSide = { jobs, clients, wallMs: Math.round(rawWall), jobsPerMin: perMin(jobs, rawWall), latencyMs: rawLat };
     return {
       jobs,
       api: apiSide,
