@@ -275,7 +275,7 @@ if (A) {
 const B = results.burst;
 if (B) {
   const flag = (ok: boolean) => (ok ? 'met' : 'MISSED');
-  out.push('', `8. Burst on the cluster (real Temporal server on PostgreSQL, 2 APIs, 3 workers): ${B.jobs} tiny jobs (1 s 160x90 → one MP4) to a paused pipeline, then the same number of raw client starts`);
+  out.push('', `8. Burst on the cluster (real Temporal server on PostgreSQL, 2 APIs, 3 workers): ${B.jobs} tiny jobs (1 s 160x90 → one MP4) to a paused pipeline against the same number of raw client starts, ${B.rounds} round(s) of raw then API (n: all rounds)`);
   out.push(
     renderTable(
       ['what', 'clients', 'n', 'jobs/min', 'p50 / p99', 'statuses'],
@@ -286,6 +286,8 @@ if (B) {
     ),
   );
   out.push(`   API ÷ raw: throughput ${times(B.throughputRatio)} (target ≥ 0.9×: ${flag(B.throughputRatio >= 0.9)}), p99 ${times(B.p99Ratio)} (target ≤ 1.2×: ${flag(B.p99Ratio <= 1.2)})`);
+  const cpu = (x: typeof B.cpuPerJobMs.raw) => `APIs ${x.apis}, Temporal ${x.temporal}, PostgreSQL ${x.postgres}, workers ${x.workers}, load ${x.load}`;
+  out.push(`   CPU per job (ms) · raw: ${cpu(B.cpuPerJobMs.raw)} · API: ${cpu(B.cpuPerJobMs.api)}`);
   out.push(`   drain: pipeline resumed (${B.drain.released} jobs signalled) → all ${B.jobs} succeeded in ${duration(B.drain.ms)} (${B.drain.jobsPerMin} jobs/min); load ${B.loadAverage.before.join(' ')} → ${B.loadAverage.after.join(' ')}`);
 }
 if (overhead && overhead.jobs.length) {

@@ -24,7 +24,7 @@ import type { LoadPlan, LoadResult } from '../api-load';
 import type { RawPlan, RawResult } from '../raw-starts';
 import { WORKFLOW_TYPE } from '../../workflows/definitions';
 import { loadAverage, type BenchSettings } from './common';
-import { processCpu } from '../cpu';
+import { familyCpuMs, processCpu } from '../cpu';
 
 export interface BurstSide {
   jobs: number;
@@ -34,14 +34,26 @@ export interface BurstSide {
   latencyMs: Summary;
 }
 
+export interface PhaseCpu {
+  apis: number;
+  temporal: number;
+  postgres: number;
+  workers: number;
+  load: number;
+}
+
 export interface BurstResult {
+  /** Jobs per burst; each side ran `rounds` bursts (raw, then API, in turn). */
   jobs: number;
+  rounds: number;
   api: BurstSide & { statuses: Record<string, number> };
   raw: BurstSide;
   /** API ÷ raw: throughput (≥ 0.9 is the target) and POST p99 over start p99 (≤ 1.2). */
   throughputRatio: number;
   p99Ratio: number;
   drain: { ms: number; jobsPerMin: number; released: number };
+  /** CPU per job (ms) during each burst: the APIs, Temporal, PostgreSQL, the workers, the load processes. */
+  cpuPerJobMs: { raw: PhaseCpu; api: PhaseCpu };
   loadAverage: { before: number[]; after: number[] };
 }
 
@@ -101,6 +113,17 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
     // One load generator sends everything from one address: the per-key limit is not what is measured.
     env: { LOG_LEVEL: 'WARN', RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000' },
   });
+  const [, postmaster] = c.pids();
+  const cpuNow = (): PhaseCpu => ({
+    apis: c.apis.reduce((sum, p) => sum + (processCpu(p.pid)?.ownMs ?? 0), 0),
+    temporal: processCpu(c.temporal.pid)?.ownMs ?? 0,
+    postgres: familyCpuMs(postmaster!),
+    workers: c.workers.reduce((sum, p) => sum + (processCpu(p.pid)?.ownMs ?? 0), 0),
+    // The load processes (bench/api-load.ts, bench/raw-starts.ts) are this process's children.
+    load: processCpu('self')?.childrenMs ?? 0,
+  });
+  const perJob = (a: PhaseCpu, b: PhaseCpu, n: number): PhaseCpu =>
+    Object.fromEntries(Object.keys(a).map((k) => [k, Math.round(((b[k as keyof PhaseCpu] - a[k as keyof PhaseCpu]) / n) * 100) / 100])) as unknown as PhaseCpu;
   const connection = await Connection.connect({ address: c.address });
   const client = new Client({ connection, namespace: c.namespace });
   try {
@@ -109,36 +132,69 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
     await makeClip(clip, { width: 160, height: 90, durationSec: 1, audio: false });
     const put = await fetch(`${a}/v1/objects/bench/burst/tiny.mp4`, { method: 'PUT', body: fs.readFileSync(clip) });
     if (put.status !== 201) throw new Error(`upload: ${put.status}`);
-    const created = await fetch(`${a}/v1/pipelines`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'burst', state: 'paused' }) });
-    if (created.status !== 201) throw new Error(`pipeline: ${created.status} ${await created.text()}`);
-    const body = { input: { key: 'bench/burst/tiny.mp4' }, pipeline: 'burst', outputs: [{ name: 'small', template: 'mp4-h264-360p' }], snapshots: [] };
+    // Rounds of raw then API, each on a pipeline of its own; the last round's API jobs are drained,
+    // the others terminated. Two rounds in a full run: one pair on this machine varies by ±15 %.
+    const rounds = settings.quick ? 1 : 2;
+    const pipelines = Array.from({ length: rounds }, (_, r) => (r === rounds - 1 ? 'burst' : `burst-${r + 1}`));
+    for (const id of pipelines) {
+      const created = await fetch(`${a}/v1/pipelines`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, state: 'paused' }) });
+      if (created.status !== 201) throw new Error(`pipeline: ${created.status} ${await created.text()}`);
+    }
     // Workers take up a new pipeline within 15 s: both bursts must meet workers that take their
     // jobs' first workflow task and pipeline check, or the first one runs on an idle cluster.
-    await waitForPollers(client, c.namespace, taskQueueFor(loadConfig({ ...process.env }), 'burst'), c.workers.length);
+    for (const id of pipelines) await waitForPollers(client, c.namespace, taskQueueFor(loadConfig({ ...process.env }), id), c.workers.length);
+    const terminate = async (ids: string[], why: string) => {
+      let next = 0;
+      await Promise.all(Array.from({ length: 16 }, async () => {
+        while (next < ids.length) await client.workflow.getHandle(ids[next++]!).terminate(why);
+      }));
+    };
+    const raw = { wallMs: 0, latenciesMs: [] as number[], cpu: [] as PhaseCpu[] };
+    const api = { wallMs: 0, latenciesMs: [] as number[], cpu: [] as PhaseCpu[], statuses: {} as Record<string, number> };
+    let settledMs = 0;
+    for (const pipeline of pipelines) {
+      // Raw first: the same number of starts in two processes of half the clients each (as the API
+      // side has two load generators on two APIs, each API with its own connection).
+      const rawCpu0 = cpuNow();
+      const raws = await Promise.all([0, 1].map(() => child<RawResult>('bench/raw-starts.ts', { address: c.address, namespace: c.namespace, pipeline, inputKey: 'bench/burst/tiny.mp4', clients: clients / 2, total: jobs / 2 } satisfies RawPlan)));
+      raw.cpu.push(perJob(rawCpu0, cpuNow(), jobs));
+      raw.wallMs += Math.max(...raws.map((r) => r.wallMs));
+      raw.latenciesMs.push(...raws.flatMap((r) => r.latenciesMs));
+      await terminate(raws.flatMap((r) => r.ids), 'bench: raw-start baseline');
+      // The API's burst starts on a cluster as quiet as the raw one did: no held job of the raw side
+      // is left, and the terminations' work is done.
+      settledMs += await settle([c.temporal.pid, ...c.workers.map((w) => w.pid)]);
 
-    // Raw first: the same number of starts in two processes of half the clients each (as the API
-    // side has two load generators on two APIs, each API with its own connection).
-    const raws = await Promise.all([0, 1].map(() => child<RawResult>('bench/raw-starts.ts', { address: c.address, namespace: c.namespace, pipeline: 'burst', inputKey: 'bench/burst/tiny.mp4', clients: clients / 2, total: jobs / 2 } satisfies RawPlan)));
-    const rawWall = Math.max(...raws.map((r) => r.wallMs));
-    const rawLat = summarize(raws.flatMap((r) => r.latenciesMs));
-    const rawIds = raws.flatMap((r) => r.ids);
-    let next = 0;
-    await Promise.all(Array.from({ length: 16 }, async () => {
-      while (next < rawIds.length) await client.workflow.getHandle(rawIds[next++]!).terminate('bench: raw-start baseline');
-    }));
-    // The API's burst starts on a cluster as quiet as the raw one did: no held job of the raw side
-    // is left, and the terminations' work is done.
-    const settledMs = await settle([c.temporal.pid, ...c.workers.map((w) => w.pid)]);
+      // API: half the clients on each API, all at once; each process measures its own.
+      const body = { input: { key: 'bench/burst/tiny.mp4' }, pipeline, outputs: [{ name: 'small', template: 'mp4-h264-360p' }], snapshots: [] };
+      const plans: LoadPlan[] = [a, b].map((base) => ({ base, clients: clients / 2, warmup: 0, total: jobs / 2, requests: [{ method: 'POST', path: '/v1/jobs', body }] }));
+      const apiCpu0 = cpuNow();
+      const loads = await Promise.all(plans.map((p) => child<LoadResult>('bench/api-load.ts', p)));
+      api.cpu.push(perJob(apiCpu0, cpuNow(), jobs));
+      api.wallMs += Math.max(...loads.map((l) => l.wallMs));
+      api.latenciesMs.push(...loads.flatMap((l) => l.latenciesMs));
+      for (const l of loads) for (const [k, v] of Object.entries(l.statuses)) api.statuses[k] = (api.statuses[k] ?? 0) + v;
+      console.log(`  ${pipeline}: raw ${perMin(jobs, Math.max(...raws.map((r) => r.wallMs)))} jobs/min, API ${perMin(jobs, Math.max(...loads.map((l) => l.wallMs)))} jobs/min`);
+      if (pipeline === 'burst') break;
+      // Not drained: this round's API jobs go too (listed from visibility until none is left).
+      for (let left = Infinity; left > 0; ) {
+        const ids: string[] = [];
+        for await (const wf of client.workflow.list({ query: `MediaPipeline = '${pipeline}' AND ExecutionStatus = 'Running'` })) ids.push(wf.workflowId);
+        await terminate(ids, 'bench: an earlier round');
+        left = ids.length;
+      }
+      settledMs += await settle([c.temporal.pid, ...c.workers.map((w) => w.pid)]);
+    }
+    const statuses = api.statuses;
+    const rawLat = summarize(raw.latenciesMs);
+    const apiLat = summarize(api.latenciesMs);
+    const total = jobs * rounds;
+    const mean = (list: PhaseCpu[]): PhaseCpu =>
+      Object.fromEntries(Object.keys(list[0]!).map((k) => [k, Math.round((list.reduce((sum, x) => sum + x[k as keyof PhaseCpu], 0) / list.length) * 100) / 100])) as unknown as PhaseCpu;
+    const rawWall = raw.wallMs;
+    const apiWall = api.wallMs;
 
-    // API: half the clients on each API, all at once; each process measures its own.
-    const plans: LoadPlan[] = [a, b].map((base) => ({ base, clients: clients / 2, warmup: 0, total: jobs / 2, requests: [{ method: 'POST', path: '/v1/jobs', body }] }));
-    const loads = await Promise.all(plans.map((p) => child<LoadResult>('bench/api-load.ts', p)));
-    const apiWall = Math.max(...loads.map((l) => l.wallMs));
-    const statuses: Record<string, number> = {};
-    for (const l of loads) for (const [k, v] of Object.entries(l.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
-    const apiLat = summarize(loads.flatMap((l) => l.latenciesMs));
-
-    console.log(`  raw: ${perMin(jobs, rawWall)} jobs/min, start p50/p99 ${rawLat.p50}/${rawLat.p99} ms; settled ${(settledMs / 1000).toFixed(1)} s; API: ${perMin(jobs, apiWall)} jobs/min, POST p50/p99 ${apiLat.p50}/${apiLat.p99} ms ${JSON.stringify(statuses)}`);
+    console.log(`  raw: ${perMin(total, rawWall)} jobs/min, start p50/p99 ${rawLat.p50}/${rawLat.p99} ms; settled ${(settledMs / 1000).toFixed(1)} s; API: ${perMin(total, apiWall)} jobs/min, POST p50/p99 ${apiLat.p50}/${apiLat.p99} ms ${JSON.stringify(statuses)}`);
     // Drain: resume the pipeline (its PATCH signals the held jobs) and wait for every API job.
     const d0 = Date.now();
     const resumed = await fetch(`${a}/v1/pipelines/burst`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ state: 'active' }), signal: AbortSignal.timeout(30 * 60_000) });
@@ -147,20 +203,22 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
     const query = `WorkflowType = '${WORKFLOW_TYPE}' AND MediaPipeline = 'burst' AND MediaJobStatus = 'succeeded'`;
     for (;;) {
       const { count } = await client.workflow.count(query);
-      if (count >= (statuses['202'] ?? 0)) break;
-      if (Date.now() - d0 > 60 * 60_000) throw new Error(`drain: ${count} of ${statuses['202']} succeeded after an hour`);
+      if (count >= jobs) break;
+      if (Date.now() - d0 > 60 * 60_000) throw new Error(`drain: ${count} of ${jobs} succeeded after an hour`);
       await new Promise((r) => setTimeout(r, 1000));
     }
     const drainMs = Date.now() - d0;
-    const apiSide = { jobs, clients, wallMs: Math.round(apiWall), jobsPerMin: perMin(jobs, apiWall), latencyMs: apiLat, statuses };
-    const rawSide = { jobs, clients, wallMs: Math.round(rawWall), jobsPerMin: perMin(jobs, rawWall), latencyMs: rawLat };
+    const apiSide = { jobs: total, clients, wallMs: Math.round(apiWall), jobsPerMin: perMin(total, apiWall), latencyMs: apiLat, statuses };
+    const rawSide = { jobs: total, clients, wallMs: Math.round(rawWall), jobsPerMin: perMin(total, rawWall), latencyMs: rawLat };
     return {
       jobs,
+      rounds,
       api: apiSide,
       raw: rawSide,
       throughputRatio: Math.round((apiSide.jobsPerMin / rawSide.jobsPerMin) * 100) / 100,
       p99Ratio: Math.round((apiLat.p99 / rawLat.p99) * 100) / 100,
       drain: { ms: drainMs, jobsPerMin: perMin(jobs, drainMs), released },
+      cpuPerJobMs: { raw: mean(raw.cpu), api: mean(api.cpu) },
       loadAverage: { before, after: loadAverage() },
     };
   } finally {
