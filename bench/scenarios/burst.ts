@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { loadConfig, taskQueueFor } from '../../model/config';
 import { startLocalCluster } from '../../test/helpers/cluster';
@@ -146,7 +146,10 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
     const terminate = async (ids: string[], why: string) => {
       let next = 0;
       await Promise.all(Array.from({ length: 16 }, async () => {
-        while (next < ids.length) await client.workflow.getHandle(ids[next++]!).terminate(why);
+        // Visibility lags: a workflow listed as running may have ended meanwhile.
+        while (next < ids.length) await client.workflow.getHandle(ids[next++]!).terminate(why).catch((err: unknown) => {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        });
       }));
     };
     const raw = { wallMs: 0, latenciesMs: [] as number[], cpu: [] as PhaseCpu[] };
@@ -182,6 +185,7 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
         for await (const wf of client.workflow.list({ query: `MediaPipeline = '${pipeline}' AND ExecutionStatus = 'Running'` })) ids.push(wf.workflowId);
         await terminate(ids, 'bench: an earlier round');
         left = ids.length;
+        if (left) await new Promise((r) => setTimeout(r, 2000));
       }
       settledMs += await settle([c.temporal.pid, ...c.workers.map((w) => w.pid)]);
     }
