@@ -1,6 +1,7 @@
 /**
  * `npm run cluster` as a user runs it: PostgreSQL, the real Temporal server on it, 2 APIs and 3
- * workers; a job submitted through one API is read through the other and its output downloaded;
+ * workers; a job submitted through one API is read through the other and its output downloaded,
+ * and the README's "Try it" commands work as written against either API (only the port differs);
  * Ctrl-C stops every process it started, and a second start keeps the job (Temporal's and
  * mediaflow's data live in PostgreSQL).
  */
@@ -16,6 +17,8 @@ import { isFinal, pollJob } from '../helpers/jobs';
 import { needTool } from '../helpers/tools';
 import { findTemporalServer } from '../../scripts/temporal-server';
 import { spawnUntil } from '../helpers/spawn';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const hasPostgres = await fs.readdir('/usr/lib/postgresql').then((v) => v.length > 0, () => false);
@@ -45,6 +48,43 @@ async function startCluster(ports: { api: number; temporal: number; pg: number }
   const pids = [...line.trim().matchAll(/ (\d+)(?=,|$)/g)].map((m) => Number(m[1]));
   const apis = /APIs\s+(.*)/.exec(out)![1]!.trim().split(/\s+/);
   return { child, output, pids, apis };
+}
+
+/** The README's "Try it" block: its commands (continuation lines joined), comments left out. */
+async function tryItCommands(): Promise<string[]> {
+  const readme = await fs.readFile(path.join(root, 'README.md'), 'utf8');
+  const block = /### Try it\n+```sh\n([\s\S]*?)\n```/.exec(readme)?.[1];
+  assert.ok(block, 'the README has a Try it block');
+  return block.replace(/\\\n\s*/g, '').split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+}
+
+/**
+ * Runs the README's "Try it" commands as written, against `upload` (the upload and the POST) and
+ * `read` (watching and downloading): only the host:port of the URLs and the job id are replaced.
+ */
+async function runTryIt(upload: string, read: string, cwd: string): Promise<void> {
+  const sh = async (line: string) => (await promisify(execFile)('bash', ['-c', line], { cwd, maxBuffer: 1 << 24 })).stdout;
+  const commands = await tryItCommands();
+  assert.deepEqual(commands.map((l) => l.split(' ')[0]), ['ffmpeg', 'curl', 'curl', 'curl', 'curl', 'curl'], commands.join('\n'));
+  const at = (line: string, base: string, id = '') => line.replaceAll('http://127.0.0.1:3000', base).replaceAll('job_…', id);
+  const [clip, put, post, watch, ...downloads] = commands as [string, string, string, string, ...string[]];
+  await sh(clip);
+  assert.equal(JSON.parse(await sh(at(put, upload))).key, 'raw/sample.mp4');
+  const queued = JSON.parse(await sh(at(post, upload))) as { id: string; status: string };
+  assert.equal(queued.status, 'queued', JSON.stringify(queued));
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const job = JSON.parse(await sh(at(watch, read, queued.id))) as { status: string };
+    if (job.status === 'succeeded') break;
+    assert.ok(!['failed', 'canceled'].includes(job.status) && Date.now() < deadline, JSON.stringify(job));
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  for (const line of downloads) await sh(at(line, read, queued.id));
+  const video = (await probeFile(path.join(cwd, '720p.mp4'))).streams.find((st) => st.codec_type === 'video');
+  assert.equal(video?.height, 720);
+  assert.ok(await decodesCleanly(path.join(cwd, '720p.mp4')), '720p.mp4 decodes');
+  const poster = await fs.readFile(path.join(cwd, 'poster.jpg'));
+  assert.equal(poster.subarray(0, 3).toString('hex'), 'ffd8ff', 'poster.jpg is a JPEG');
 }
 
 async function alive(pid: number): Promise<boolean> {
@@ -94,6 +134,11 @@ describe('npm run cluster', { skip, timeout: 900_000 }, () => {
       const probed = await probeFile(file);
       assert.equal(probed.streams.find((st) => st.codec_type === 'video')?.height, 360, JSON.stringify(probed));
       assert.ok(await decodesCleanly(file), 'the output decodes');
+
+      // The README's curl lines, unchanged but for the port: in through one API, out through the other.
+      const tryIt = path.join(dir, 'try-it');
+      await fs.mkdir(tryIt);
+      await runTryIt(b, a, tryIt);
     } finally {
       assert.equal(await ctrlC(first), 0, first.output());
     }
