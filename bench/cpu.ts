@@ -61,21 +61,26 @@ export function devServerPid(port: number): number | null {
   return null;
 }
 
+/** The live children of a process (from /proc). */
+export function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
 /**
  * CPU of a process and its whole family in ms: itself, its reaped children, and its live children
  * (as a PostgreSQL postmaster's backends are). 0 when it is gone.
  */
 export function familyCpuMs(pid: number): number {
   const own = processCpu(pid);
-  let sum = own ? own.ownMs + own.childrenMs : 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) sum += processCpu(Number(entry))?.ownMs ?? 0;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return sum;
+  return (own ? own.ownMs + own.childrenMs : 0) + childrenOf(pid).reduce((sum, child) => sum + (processCpu(child)?.ownMs ?? 0), 0);
 }

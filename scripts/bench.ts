@@ -275,7 +275,7 @@ if (A) {
 const B = results.burst;
 if (B) {
   const flag = (ok: boolean) => (ok ? 'met' : 'MISSED');
-  out.push('', `8. Burst on the cluster (real Temporal server on PostgreSQL, 2 APIs, 3 workers): ${B.jobs} tiny jobs (1 s 160x90 → one MP4) to a paused pipeline against the same number of raw client starts, ${B.rounds} round(s) of raw then API (n: all rounds)`);
+  out.push('', `8. Burst on the cluster (real Temporal server on PostgreSQL, 2 APIs, 3 workers): ${B.jobs} tiny jobs (1 s 160x90 → one MP4) to a paused pipeline against the same number of raw client starts, ${B.rounds} round(s) of raw then API (n: all rounds)${B.pinned ? '; pinned: Temporal, PostgreSQL and workers on CPU 0, APIs and load processes on CPU 1' : ''}`);
   out.push(
     renderTable(
       ['what', 'clients', 'n', 'jobs/min', 'p50 / p99', 'statuses'],

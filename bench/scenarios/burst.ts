@@ -10,7 +10,7 @@
  * resumed (its PATCH signals the held jobs), and the time until every API job has succeeded is the
  * time to drain. Tiny inputs: 1 s 160x90 H.264 → one 360p-template MP4.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,7 +24,7 @@ import type { LoadPlan, LoadResult } from '../api-load';
 import type { RawPlan, RawResult } from '../raw-starts';
 import { WORKFLOW_TYPE } from '../../workflows/definitions';
 import { loadAverage, type BenchSettings } from './common';
-import { familyCpuMs, processCpu } from '../cpu';
+import { childrenOf, familyCpuMs, processCpu } from '../cpu';
 
 export interface BurstSide {
   jobs: number;
@@ -46,6 +46,8 @@ export interface BurstResult {
   /** Jobs per burst; each side ran `rounds` bursts (raw, then API, in turn). */
   jobs: number;
   rounds: number;
+  /** BURST_PIN=1: the server side on CPU 0, the APIs and load processes on CPU 1. */
+  pinned: boolean;
   api: BurstSide & { statuses: Record<string, number> };
   raw: BurstSide;
   /** API ÷ raw: throughput (≥ 0.9 is the target) and POST p99 over start p99 (≤ 1.2). */
@@ -114,6 +116,15 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
     env: { LOG_LEVEL: 'WARN', RATE_LIMIT_PER_SEC: '100000', RATE_LIMIT_BURST: '100000' },
   });
   const [, postmaster] = c.pids();
+  // BURST_PIN=1: the server side (Temporal, PostgreSQL, workers) on CPU 0, the APIs and the load
+  // processes (this process's children) on CPU 1 — the APIs with a core of their own, as replicas
+  // on their own machines have.
+  const pinned = process.env.BURST_PIN === '1';
+  if (pinned) {
+    const pin = (cpu: number, pids: number[]) => { for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }); };
+    pin(0, [c.temporal.pid, postmaster!, ...childrenOf(postmaster!), ...c.workers.map((w) => w.pid)]);
+    pin(1, [...c.apis.map((p) => p.pid), process.pid]);
+  }
   const cpuNow = (): PhaseCpu => ({
     apis: c.apis.reduce((sum, p) => sum + (processCpu(p.pid)?.ownMs ?? 0), 0),
     temporal: processCpu(c.temporal.pid)?.ownMs ?? 0,
@@ -217,6 +228,7 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
     return {
       jobs,
       rounds,
+      pinned,
       api: apiSide,
       raw: rawSide,
       throughputRatio: Math.round((apiSide.jobsPerMin / rawSide.jobsPerMin) * 100) / 100,
