@@ -12,9 +12,7 @@
  */
 import type { Queryable } from './types';
 
-/** Buckets untouched this long are full again anyway: delete them, so the table stays small. */
-const IDLE_SEC = 600;
-/** How often one process sweeps idle buckets (a take in between does not). */
+/** How often one process deletes the buckets that are full again (a take in between does not). */
 const SWEEP_EVERY_MS = 60_000;
 /** How long a process may spend tokens it took. */
 const LEASE_MS = 1000;
@@ -55,7 +53,10 @@ export function sharedBuckets(db: Queryable, scope: string, perSec: number, burs
     if (now - swept > SWEEP_EVERY_MS) {
       swept = now;
       for (const [k, v] of held) if (now >= v.until) held.delete(k);
-      void db.query(`delete from rate_buckets where at < clock_timestamp() - interval '${IDLE_SEC} seconds'`).catch(() => undefined);
+      // A full bucket is the same as none: deleting it keeps the table small and changes nothing.
+      void db
+        .query('delete from rate_buckets where scope = $1 and tokens + extract(epoch from clock_timestamp() - at)::float8 * $3::float8 >= $2::float8', [scope, burst, perSec])
+        .catch(() => undefined);
     }
     const row = rows[0]!;
     const taken = Number(row.taken);
