@@ -334,6 +334,8 @@ function managed(
       reaper.forget(child.pid!);
     },
     async start() {
+      // After kill9() or stop(), the old process may not be reaped yet: SIGKILL cannot be ignored, so wait for it.
+      if (current && expected) await current.exited;
       if (isRunning()) throw new Error(`${name} is running`);
       if (current) reaper.forget(current.child.pid!);
       expected = false;
