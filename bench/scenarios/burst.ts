@@ -6,9 +6,9 @@
  * Both bursts go to a paused pipeline, so the workers' encodes do not share the CPU with one burst
  * and not the other (each job makes one pipeline check and waits). The raw starts go first, from two
  * processes (as the API's load comes from two, through two APIs); their workflows are terminated and
- * the cluster left to settle, so the API's burst meets the same quiet cluster. Then the pipeline is
- * resumed (its PATCH signals the held jobs), and the time until every API job has succeeded is the
- * time to drain. Tiny inputs: 1 s 160x90 H.264 → one 360p-template MP4.
+ * the cluster left to settle, so the API's burst meets the same quiet cluster. A full run does two
+ * such rounds, each on a pipeline of its own. Then the last round's pipeline is resumed (its PATCH
+ * signals the held jobs), and the time until every API job has succeeded is the time to drain. Tiny inputs: 1 s 160x90 H.264 → one 360p-template MP4.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -166,18 +166,20 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
     const raw = { wallMs: 0, latenciesMs: [] as number[], cpu: [] as PhaseCpu[] };
     const api = { wallMs: 0, latenciesMs: [] as number[], cpu: [] as PhaseCpu[], statuses: {} as Record<string, number> };
     let settledMs = 0;
+    const serverSide = [c.temporal.pid, ...c.workers.map((w) => w.pid)];
     for (const pipeline of pipelines) {
       // Raw first: the same number of starts in two processes of half the clients each (as the API
       // side has two load generators on two APIs, each API with its own connection).
       const rawCpu0 = cpuNow();
       const raws = await Promise.all([0, 1].map(() => child<RawResult>('bench/raw-starts.ts', { address: c.address, namespace: c.namespace, pipeline, inputKey: 'bench/burst/tiny.mp4', clients: clients / 2, total: jobs / 2 } satisfies RawPlan)));
       raw.cpu.push(perJob(rawCpu0, cpuNow(), jobs));
-      raw.wallMs += Math.max(...raws.map((r) => r.wallMs));
+      const rawRoundMs = Math.max(...raws.map((r) => r.wallMs));
+      raw.wallMs += rawRoundMs;
       raw.latenciesMs.push(...raws.flatMap((r) => r.latenciesMs));
       await terminate(raws.flatMap((r) => r.ids), 'bench: raw-start baseline');
       // The API's burst starts on a cluster as quiet as the raw one did: no held job of the raw side
       // is left, and the terminations' work is done.
-      settledMs += await settle([c.temporal.pid, ...c.workers.map((w) => w.pid)]);
+      settledMs += await settle(serverSide);
 
       // API: half the clients on each API, all at once; each process measures its own.
       const body = { input: { key: 'bench/burst/tiny.mp4' }, pipeline, outputs: [{ name: 'small', template: 'mp4-h264-360p' }], snapshots: [] };
@@ -185,10 +187,11 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
       const apiCpu0 = cpuNow();
       const loads = await Promise.all(plans.map((p) => child<LoadResult>('bench/api-load.ts', p)));
       api.cpu.push(perJob(apiCpu0, cpuNow(), jobs));
-      api.wallMs += Math.max(...loads.map((l) => l.wallMs));
+      const apiRoundMs = Math.max(...loads.map((l) => l.wallMs));
+      api.wallMs += apiRoundMs;
       api.latenciesMs.push(...loads.flatMap((l) => l.latenciesMs));
       for (const l of loads) for (const [k, v] of Object.entries(l.statuses)) api.statuses[k] = (api.statuses[k] ?? 0) + v;
-      console.log(`  ${pipeline}: raw ${perMin(jobs, Math.max(...raws.map((r) => r.wallMs)))} jobs/min, API ${perMin(jobs, Math.max(...loads.map((l) => l.wallMs)))} jobs/min`);
+      console.log(`  ${pipeline}: raw ${perMin(jobs, rawRoundMs)} jobs/min, API ${perMin(jobs, apiRoundMs)} jobs/min`);
       if (pipeline === 'burst') break;
       // Not drained: this round's API jobs go too (listed from visibility until none is left).
       for (let left = Infinity; left > 0; ) {
@@ -198,18 +201,15 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
         left = ids.length;
         if (left) await new Promise((r) => setTimeout(r, 2000));
       }
-      settledMs += await settle([c.temporal.pid, ...c.workers.map((w) => w.pid)]);
+      settledMs += await settle(serverSide);
     }
-    const statuses = api.statuses;
     const rawLat = summarize(raw.latenciesMs);
     const apiLat = summarize(api.latenciesMs);
     const total = jobs * rounds;
     const mean = (list: PhaseCpu[]): PhaseCpu =>
       Object.fromEntries(Object.keys(list[0]!).map((k) => [k, Math.round((list.reduce((sum, x) => sum + x[k as keyof PhaseCpu], 0) / list.length) * 100) / 100])) as unknown as PhaseCpu;
-    const rawWall = raw.wallMs;
-    const apiWall = api.wallMs;
 
-    console.log(`  raw: ${perMin(total, rawWall)} jobs/min, start p50/p99 ${rawLat.p50}/${rawLat.p99} ms; settled ${(settledMs / 1000).toFixed(1)} s; API: ${perMin(total, apiWall)} jobs/min, POST p50/p99 ${apiLat.p50}/${apiLat.p99} ms ${JSON.stringify(statuses)}`);
+    console.log(`  raw: ${perMin(total, raw.wallMs)} jobs/min, start p50/p99 ${rawLat.p50}/${rawLat.p99} ms; settled ${(settledMs / 1000).toFixed(1)} s; API: ${perMin(total, api.wallMs)} jobs/min, POST p50/p99 ${apiLat.p50}/${apiLat.p99} ms ${JSON.stringify(api.statuses)}`);
     // Drain: resume the pipeline (its PATCH signals the held jobs) and wait for every API job.
     const d0 = Date.now();
     const resumed = await fetch(`${a}/v1/pipelines/burst`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ state: 'active' }), signal: AbortSignal.timeout(30 * 60_000) });
@@ -223,8 +223,8 @@ export async function runBurst(settings: BenchSettings): Promise<BurstResult> {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const drainMs = Date.now() - d0;
-    const apiSide = { jobs: total, clients, wallMs: Math.round(apiWall), jobsPerMin: perMin(total, apiWall), latencyMs: apiLat, statuses };
-    const rawSide = { jobs: total, clients, wallMs: Math.round(rawWall), jobsPerMin: perMin(total, rawWall), latencyMs: rawLat };
+    const apiSide = { jobs: total, clients, wallMs: Math.round(api.wallMs), jobsPerMin: perMin(total, api.wallMs), latencyMs: apiLat, statuses: api.statuses };
+    const rawSide = { jobs: total, clients, wallMs: Math.round(raw.wallMs), jobsPerMin: perMin(total, raw.wallMs), latencyMs: rawLat };
     return {
       jobs,
       rounds,
